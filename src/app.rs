@@ -1,0 +1,289 @@
+//! Runs the phases in order: map the dump, index it, build the graph, compute dominators and
+//! retained sizes, then the report the command asks for.
+//!
+//! `app` owns the memory map; every later phase borrows from it. It knows nothing of the
+//! command line (that is `cli`) and nothing of output formats beyond choosing a writer.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use memmap2::Mmap;
+use regex::Regex;
+
+use crate::analysis::{dominators, histogram, retained};
+use crate::error::{Error, ErrorKind};
+use crate::graph::build as graph_build;
+use crate::hprof::gz;
+use crate::index::{HeapIndex, IndexOptions, VmModel};
+use crate::progress::Progress;
+use crate::report::build::{self as rb, SortBy};
+use crate::report::model::*;
+use crate::report::{json, table, Format};
+use crate::view::HeapView;
+
+/// What to do, validated: the command line's meaning, not its spelling.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The dump to read (`.hprof` or `.hprof.gz`).
+    pub dump: PathBuf,
+    /// The command.
+    pub command: Command,
+    /// Output format.
+    pub format: Format,
+    /// Analyse what precedes damage in a truncated or corrupt dump.
+    pub salvage: bool,
+    /// Object geometry for shallow sizes; `None` for the usual one.
+    pub model: Option<VmModel>,
+    /// Where gzip input may be inflated to when its size is not known in advance.
+    pub temp_dir: PathBuf,
+}
+
+/// The commands.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Summary, top retainers and histogram head.
+    Analyze {
+        /// Top retainers to list.
+        top: usize,
+        /// Histogram rows to list.
+        histogram: usize,
+    },
+    /// Top retainers.
+    Top {
+        /// How many.
+        n: usize,
+    },
+    /// Class histogram.
+    Histogram {
+        /// Order.
+        sort: SortBy,
+        /// Rows.
+        n: usize,
+        /// Only classes whose name matches.
+        grep: Option<Regex>,
+    },
+    /// Shortest GC-root path to an object.
+    Path {
+        /// Object id.
+        object: u64,
+        /// Follow weak, soft and phantom referents.
+        include_weak: bool,
+    },
+    /// One object in detail.
+    Inspect {
+        /// Object id.
+        object: u64,
+        /// Array elements to show.
+        elements: usize,
+    },
+}
+
+/// The dump's bytes: mapped, or inflated from gzip.
+enum Bytes {
+    Mapped(Mmap),
+    Inflated(gz::Inflated),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Inflated(i) => i,
+        }
+    }
+}
+
+/// Opens and maps the dump, inflating gzip input.
+fn load(cfg: &Config, progress: &dyn Progress) -> Result<Bytes, Error> {
+    let path = &cfg.dump;
+    let file = File::open(path).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::Io, "not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Err(Error::at(ErrorKind::Truncated, 0, "the file is empty"));
+    }
+    // SAFETY: the map is read-only and private to this process. If another process
+    // truncates the file while we read it, accesses past the new end raise SIGBUS; heap
+    // dumps are written once and then only read, so we accept that risk, as ripgrep does
+    // for the files it searches.
+    let map = unsafe { Mmap::map(&file) }
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot map: {e}")))?;
+    if gz::is_gzip(&map) {
+        progress.start("inflating gzip", map.len() as u64);
+        let report = |n: u64| progress.advance(n);
+        let inflated = gz::inflate(&map, &cfg.temp_dir, &report);
+        progress.finish();
+        return Ok(Bytes::Inflated(inflated?));
+    }
+    Ok(Bytes::Mapped(map))
+}
+
+/// Runs the configured command, writing its report to `out`.
+pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result<()> {
+    let path = cfg.dump.display().to_string();
+    let bytes = load(cfg, progress).with_context(|| path.clone())?;
+    let index = HeapIndex::build(
+        &bytes,
+        &IndexOptions {
+            model: cfg.model,
+            salvage: cfg.salvage,
+        },
+        progress,
+    )
+    .map_err(|e| hint(e, cfg.salvage))
+    .with_context(|| path.clone())?;
+
+    // Queries about one object fail fast before the expensive phases.
+    if let Command::Path { object, .. } | Command::Inspect { object, .. } = cfg.command {
+        if index.node(object).is_none() {
+            return Err(Error::new(
+                ErrorKind::NoSuchObject,
+                format!("0x{object:x} is not an object in this dump"),
+            ))
+            .with_context(|| path.clone());
+        }
+    }
+
+    let graph = graph_build::build(&index, progress).with_context(|| path.clone())?;
+    progress.start("dominators", 0);
+    let dom = dominators::dominators(&graph.csr, graph.root);
+    progress.finish();
+    progress.start("retained sizes", 0);
+    let objects = &index.objects;
+    let root = graph.root;
+    let retained =
+        retained::retained_sizes(&dom, |v| if v == root { 0 } else { objects.shallow(v) });
+    let tree = dom.tree();
+    progress.finish();
+    let view = HeapView {
+        index: &index,
+        graph: &graph,
+        dom: &dom,
+        tree: &tree,
+        retained: &retained,
+    };
+
+    progress.start("report", 0);
+    let res = report(cfg, &view, &bytes, out);
+    progress.finish();
+    res
+}
+
+/// Suggests `--salvage` for damaged dumps.
+fn hint(e: Error, salvage: bool) -> Error {
+    if salvage
+        || !matches!(
+            e.kind,
+            ErrorKind::Truncated
+                | ErrorKind::BadLength
+                | ErrorKind::UnknownSubRecord
+                | ErrorKind::BadType
+        )
+    {
+        return e;
+    }
+    let mut e = e;
+    e.detail = format!(
+        "{} (--salvage analyses the part before the damage)",
+        e.detail
+    )
+    .into();
+    e
+}
+
+fn dump_info(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes) -> DumpInfo {
+    let h = &view.index.header;
+    let m = view.index.model;
+    let object_model = if m == VmModel::COMPRESSED {
+        "compressed oops"
+    } else if m == VmModel::WIDE_OOPS {
+        "uncompressed oops"
+    } else if m == VmModel::UNCOMPRESSED {
+        "uncompressed oops and class pointers"
+    } else {
+        "32-bit"
+    };
+    DumpInfo {
+        path: cfg.dump.display().to_string(),
+        format: format!("JAVA PROFILE 1.0.{}", h.version),
+        id_size: h.id_size.bytes() as u32,
+        bytes: bytes.len() as u64,
+        gzip: matches!(bytes, Bytes::Inflated(_)),
+        heap_segments: view.index.diagnostics.heap_segments,
+        object_model: object_model.into(),
+    }
+}
+
+fn report(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes, out: &mut dyn Write) -> Result<()> {
+    let reachable = view.reachable_bytes();
+    match &cfg.command {
+        Command::Analyze {
+            top,
+            histogram: rows,
+        } => {
+            let h = histogram::histogram(view.index, view.dom, view.tree, view.retained);
+            let r = AnalyzeReport {
+                schema: SCHEMA,
+                dump: dump_info(cfg, view, bytes),
+                summary: rb::summary(view),
+                top: rb::top_objects(view, *top),
+                histogram: rb::histogram_rows(view, &h, SortBy::Retained, *rows, None),
+                warnings: rb::warnings(view),
+            };
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_analyze(out, &r)?,
+            }
+        }
+        Command::Top { n } => {
+            let r = TopReport {
+                schema: SCHEMA,
+                reachable_bytes: reachable,
+                top: rb::top_objects(view, *n),
+            };
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_top(out, &r.top, reachable)?,
+            }
+        }
+        Command::Histogram { sort, n, grep } => {
+            let h = histogram::histogram(view.index, view.dom, view.tree, view.retained);
+            let r = HistogramReport {
+                schema: SCHEMA,
+                reachable_bytes: reachable,
+                histogram: rb::histogram_rows(view, &h, *sort, *n, grep.as_ref()),
+            };
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_histogram(out, &r.histogram, reachable)?,
+            }
+        }
+        Command::Path {
+            object,
+            include_weak,
+        } => {
+            let v = view.node(*object).expect("checked before analysis");
+            let r = rb::path(view, v, *include_weak);
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_path(out, &r)?,
+            }
+        }
+        Command::Inspect { object, elements } => {
+            let v = view.node(*object).expect("checked before analysis");
+            let r = rb::inspect(view, v, *elements);
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_inspect(out, &r)?,
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! The command line: clap definitions, their translation into an [`app::Config`], and the
+//! terminal's progress bars. The only module that knows clap or indicatif.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use regex::Regex;
+
+use crate::app::{self, Command, Config};
+use crate::index::VmModel;
+use crate::progress::Progress;
+use crate::report::build::SortBy;
+use crate::report::Format;
+
+/// Why did this JVM run out of memory? Reads an HPROF heap dump (.hprof or .hprof.gz) and
+/// reports what holds the memory: dominator tree, retained sizes, histogram, GC-root paths.
+#[derive(Parser, Debug)]
+#[command(name = "heapsleuth", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// No progress bars or timing lines.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Analyse the part of a truncated or corrupt dump before the damage instead of failing.
+    #[arg(long, global = true)]
+    salvage: bool,
+    /// The JVM's object layout, which decides shallow sizes (the dump does not record it).
+    #[arg(long, global = true, value_enum, default_value_t = ModelArg::Auto)]
+    object_model: ModelArg,
+    /// Directory for the inflated copy of a plain-gzip dump (default: the system temp dir).
+    #[arg(long, global = true)]
+    temp_dir: Option<PathBuf>,
+    /// Print each phase's wall time, CPU time and memory to stderr.
+    #[arg(long, global = true)]
+    timings: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Summary, biggest objects and class histogram in one go.
+    Analyze {
+        /// The heap dump.
+        dump: PathBuf,
+        /// Biggest objects to list.
+        #[arg(short = 'n', long = "top", default_value_t = 20)]
+        top: usize,
+        /// Histogram rows to list.
+        #[arg(long, default_value_t = 20)]
+        histogram_rows: usize,
+    },
+    /// The top of the dominator tree: objects retaining the most memory, and who keeps them.
+    Top {
+        /// The heap dump.
+        dump: PathBuf,
+        /// How many objects.
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+    },
+    /// Per class: instances, shallow bytes and bytes retained by the instances together.
+    Histogram {
+        /// The heap dump.
+        dump: PathBuf,
+        /// Sort order.
+        #[arg(long, value_enum, default_value_t = SortArg::Retained)]
+        sort: SortArg,
+        /// Rows to print.
+        #[arg(short = 'n', default_value_t = 50)]
+        n: usize,
+        /// Only classes whose name matches this regular expression.
+        #[arg(long)]
+        grep: Option<String>,
+    },
+    /// The shortest path from a GC root to an object.
+    Path {
+        /// The heap dump.
+        dump: PathBuf,
+        /// Object id: 0x-prefixed hex (as printed by heapsleuth), or decimal.
+        object: String,
+        /// Also follow the referents of weak, soft and phantom references.
+        #[arg(long)]
+        include_weak: bool,
+    },
+    /// One object: class, sizes, fields with values, array contents, referrers.
+    Inspect {
+        /// The heap dump.
+        dump: PathBuf,
+        /// Object id: 0x-prefixed hex (as printed by heapsleuth), or decimal.
+        object: String,
+        /// Array elements to show.
+        #[arg(long, default_value_t = 20)]
+        elements: usize,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum SortArg {
+    Count,
+    Shallow,
+    Retained,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ModelArg {
+    /// 32-bit layout for 4-byte ids; compressed oops for 8-byte ids.
+    Auto,
+    /// 64-bit, compressed oops and class pointers (heaps under 32 GB).
+    Compressed,
+    /// 64-bit, uncompressed oops, compressed class pointers (-XX:-UseCompressedOops).
+    WideOops,
+    /// 64-bit, nothing compressed (-XX:-UseCompressedOops -XX:-UseCompressedClassPointers).
+    Uncompressed,
+    /// 32-bit JVM.
+    Bits32,
+}
+
+/// Parses an object id: `0x`-prefixed hex or decimal.
+fn parse_id(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse::<u64>(),
+    };
+    r.map_err(|_| {
+        anyhow::anyhow!(
+            "invalid object id {s:?}: expected 0x-prefixed hex (like 0x7f3a0010) or decimal"
+        )
+    })
+}
+
+/// What `main` needs besides the config.
+pub struct Parsed {
+    /// The validated configuration.
+    pub config: Config,
+    /// Worker threads, if limited.
+    pub threads: Option<usize>,
+    /// Suppress progress.
+    pub quiet: bool,
+    /// Print phase timings.
+    pub timings: bool,
+}
+
+/// Turns parsed arguments into a configuration; errors are usage errors.
+pub fn config(cli: Cli) -> anyhow::Result<Parsed> {
+    let g = cli.global;
+    let (dump, command) = match cli.command {
+        Cmd::Analyze {
+            dump,
+            top,
+            histogram_rows,
+        } => (
+            dump,
+            Command::Analyze {
+                top,
+                histogram: histogram_rows,
+            },
+        ),
+        Cmd::Top { dump, n } => (dump, Command::Top { n }),
+        Cmd::Histogram {
+            dump,
+            sort,
+            n,
+            grep,
+        } => {
+            let grep = grep
+                .map(|g| Regex::new(&g).map_err(|e| anyhow::anyhow!("invalid --grep pattern: {e}")))
+                .transpose()?;
+            let sort = match sort {
+                SortArg::Count => SortBy::Count,
+                SortArg::Shallow => SortBy::Shallow,
+                SortArg::Retained => SortBy::Retained,
+            };
+            (dump, Command::Histogram { sort, n, grep })
+        }
+        Cmd::Path {
+            dump,
+            object,
+            include_weak,
+        } => (
+            dump,
+            Command::Path {
+                object: parse_id(&object)?,
+                include_weak,
+            },
+        ),
+        Cmd::Inspect {
+            dump,
+            object,
+            elements,
+        } => (
+            dump,
+            Command::Inspect {
+                object: parse_id(&object)?,
+                elements,
+            },
+        ),
+    };
+    if g.threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let model = match g.object_model {
+        ModelArg::Auto => None,
+        ModelArg::Compressed => Some(VmModel::COMPRESSED),
+        ModelArg::WideOops => Some(VmModel::WIDE_OOPS),
+        ModelArg::Uncompressed => Some(VmModel::UNCOMPRESSED),
+        ModelArg::Bits32 => Some(VmModel::BITS32),
+    };
+    Ok(Parsed {
+        config: Config {
+            dump,
+            command,
+            format: match g.format {
+                FormatArg::Text => Format::Text,
+                FormatArg::Json => Format::Json,
+            },
+            salvage: g.salvage,
+            model,
+            temp_dir: g.temp_dir.unwrap_or_else(std::env::temp_dir),
+        },
+        threads: g.threads,
+        quiet: g.quiet,
+        timings: g.timings,
+    })
+}
+
+/// One finished phase's measurements.
+#[derive(Clone, Debug)]
+struct PhaseTiming {
+    name: &'static str,
+    wall: Duration,
+    cpu: Duration,
+    rss_anon_kb: u64,
+    rss_file_kb: u64,
+}
+
+/// Progress bars on stderr (hidden when it is not a terminal) plus per-phase timings.
+pub struct TerminalProgress {
+    bar: Mutex<Option<ProgressBar>>,
+    current: Mutex<Option<(&'static str, Instant, Duration)>>,
+    done: Mutex<Vec<PhaseTiming>>,
+    hidden: bool,
+    started: Instant,
+}
+
+impl TerminalProgress {
+    /// A reporter; `quiet` hides the bars.
+    pub fn new(quiet: bool) -> TerminalProgress {
+        TerminalProgress {
+            bar: Mutex::new(None),
+            current: Mutex::new(None),
+            done: Mutex::new(Vec::new()),
+            hidden: quiet,
+            started: Instant::now(),
+        }
+    }
+
+    /// Writes one `timing` line per phase, and a total, to `w`.
+    pub fn write_timings(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let (peak, _, _) = memory_kb();
+        for t in self.done.lock().expect("not poisoned").iter() {
+            writeln!(
+                w,
+                "timing phase={:?} wall_ms={:.1} cpu_ms={:.1} rss_anon_mb={:.1} rss_file_mb={:.1}",
+                t.name,
+                t.wall.as_secs_f64() * 1e3,
+                t.cpu.as_secs_f64() * 1e3,
+                t.rss_anon_kb as f64 / 1024.0,
+                t.rss_file_kb as f64 / 1024.0
+            )?;
+        }
+        writeln!(
+            w,
+            "timing phase=\"total\" wall_ms={:.1} cpu_ms={:.1} peak_rss_mb={:.1}",
+            self.started.elapsed().as_secs_f64() * 1e3,
+            cpu_time().as_secs_f64() * 1e3,
+            peak as f64 / 1024.0
+        )
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn start(&self, phase: &'static str, total: u64) {
+        *self.current.lock().expect("not poisoned") = Some((phase, Instant::now(), cpu_time()));
+        if self.hidden {
+            return;
+        }
+        let bar = if total > 0 {
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        };
+        let style = if total > 0 {
+            ProgressStyle::with_template("{msg:>24} [{bar:30}] {percent:>3}% {elapsed_precise}")
+        } else {
+            ProgressStyle::with_template("{msg:>24} {spinner} {elapsed_precise}")
+        };
+        bar.set_style(style.expect("valid template").progress_chars("=> "));
+        bar.set_message(phase);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        *self.bar.lock().expect("not poisoned") = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(b) = self.bar.lock().expect("not poisoned").as_ref() {
+            b.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().expect("not poisoned").take() {
+            b.finish_and_clear();
+        }
+        if let Some((name, wall, cpu)) = self.current.lock().expect("not poisoned").take() {
+            let (_, anon, file) = memory_kb();
+            self.done.lock().expect("not poisoned").push(PhaseTiming {
+                name,
+                wall: wall.elapsed(),
+                cpu: cpu_time().saturating_sub(cpu),
+                rss_anon_kb: anon,
+                rss_file_kb: file,
+            });
+        }
+    }
+}
+
+/// Process CPU time (user + system), from /proc; zero where that is unavailable.
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name, which is parenthesised and may contain spaces.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// (peak RSS, current anonymous RSS, current file-backed RSS) in KiB, from /proc.
+fn memory_kb() -> (u64, u64, u64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return (0, 0, 0);
+    };
+    let get = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmHWM:"), get("RssAnon:"), get("RssFile:"))
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let parsed = match config(cli) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("heapsleuth: error: {e:#}");
+            return 2;
+        }
+    };
+    if let Some(n) = parsed.threads {
+        // Only fails if a pool exists already, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    let progress = TerminalProgress::new(parsed.quiet);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let res = app::run(&parsed.config, &progress, &mut out).and_then(|()| Ok(out.flush()?));
+    if parsed.timings && !parsed.quiet {
+        let _ = progress.write_timings(&mut std::io::stderr());
+    }
+    match res {
+        Ok(()) => 0,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("heapsleuth: error: {e:#}");
+            2
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_parse_as_hex_or_decimal() {
+        assert_eq!(parse_id("0x1f").unwrap(), 31);
+        assert_eq!(parse_id("0X1F").unwrap(), 31);
+        assert_eq!(parse_id("31").unwrap(), 31);
+        assert!(parse_id("zz").is_err());
+        assert!(parse_id("0x").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,621 @@
+//! The heap index: strings, classes, threads and objects of one dump, ready to become a graph.
+//!
+//! Built in three passes over the mapped dump:
+//! 1. a sequential walk of the top-level records collects strings, class names, stack
+//!    traces and the heap-dump bodies;
+//! 2. each heap-dump body is cut at sub-record boundaries into chunks of a few megabytes,
+//!    and the chunks are parsed in parallel into `(object id, file offset)` pairs, class
+//!    dumps and GC roots;
+//! 3. the pairs are sorted by id into dense node indices, and a parallel pass reads each
+//!    object's header to record its class and shallow size.
+//!
+//! An object is stored as its id (8 bytes), its file offset (8), its class (4) and its
+//! shallow size (4); everything else is re-read from the mapped dump on demand.
+
+pub mod classes;
+pub mod ids;
+pub mod layout;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::hprof::format::{sub, tag, BasicType, IdSize};
+use crate::hprof::heap::{parse_sub_record, skip_sub_record, ClassDump, Root, SubRecord};
+use crate::hprof::reader::Reader;
+use crate::hprof::records::{parse_header, Header, Records};
+use crate::progress::Progress;
+
+pub use classes::{ClassInfo, Classes, Field};
+pub use ids::IdMap;
+pub use layout::VmModel;
+
+/// Chunk size for parallel parsing: large enough to amortise scheduling, small enough to
+/// balance two to dozens of cores.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Shallow sizes at or above this are kept in a side table (arrays over 4 GB).
+const BIG: u32 = u32::MAX;
+
+/// How to read the dump.
+#[derive(Clone, Debug)]
+pub struct IndexOptions {
+    /// Object geometry; `None` picks the usual one for the identifier size.
+    pub model: Option<VmModel>,
+    /// Analyse what precedes a truncation or corruption instead of failing.
+    pub salvage: bool,
+}
+
+/// A stack frame from a STACK_FRAME record.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Method name.
+    pub method: String,
+    /// Source file name, if recorded.
+    pub source: String,
+    /// Class serial number of the method's class.
+    pub class_serial: u32,
+    /// Line number (>0), or a negative HPROF code (unknown, compiled, native).
+    pub line: i32,
+}
+
+/// A thread, from ROOT_THREAD_OBJECT.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadInfo {
+    /// The java.lang.Thread object id.
+    pub object_id: u64,
+    /// The stack trace serial number of its stack.
+    pub trace_serial: u32,
+}
+
+/// Problems found while reading that did not stop the analysis.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    /// Top-level records with tags no format defines, skipped by their length.
+    pub unknown_records: u64,
+    /// Where a truncated or corrupt dump stopped being read, and why (salvage mode).
+    pub salvaged: Option<(u64, String)>,
+    /// Bytes of the dump after the salvage point that were not read.
+    pub lost_bytes: u64,
+    /// Objects defined more than once (the first definition is kept).
+    pub duplicate_ids: u64,
+    /// Instances whose class is not in the dump.
+    pub unknown_class_instances: u64,
+    /// Instances whose field bytes do not match their class layout.
+    pub layout_mismatches: u64,
+    /// Number of heap-dump records (HEAP_DUMP and HEAP_DUMP_SEGMENT).
+    pub heap_segments: u64,
+}
+
+/// The objects of a dump, in id order: node `i` is the i-th smallest id.
+#[derive(Debug, Default)]
+pub struct Objects {
+    /// Id -> node index, and node index -> id.
+    pub ids: IdMap,
+    offsets: Vec<u64>,
+    class: Vec<u32>,
+    shallow: Vec<u32>,
+    big: HashMap<u32, u64>,
+}
+
+impl Objects {
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// File offset of node `v`'s sub-record.
+    #[inline]
+    pub fn offset(&self, v: u32) -> u64 {
+        self.offsets[v as usize]
+    }
+
+    /// Class index of node `v`.
+    #[inline]
+    pub fn class(&self, v: u32) -> u32 {
+        self.class[v as usize]
+    }
+
+    /// All class indices, by node.
+    pub fn classes(&self) -> &[u32] {
+        &self.class
+    }
+
+    /// Shallow size of node `v` in the JVM's heap.
+    #[inline]
+    pub fn shallow(&self, v: u32) -> u64 {
+        let s = self.shallow[v as usize];
+        if s == BIG {
+            self.big[&v]
+        } else {
+            s as u64
+        }
+    }
+}
+
+/// Everything the later phases need to know about a dump, borrowing its bytes.
+pub struct HeapIndex<'a> {
+    /// The whole (inflated) dump.
+    pub data: &'a [u8],
+    /// Its header.
+    pub header: Header,
+    /// The object geometry used for shallow sizes.
+    pub model: VmModel,
+    strings: HashMap<u64, &'a [u8]>,
+    /// Classes.
+    pub classes: Classes,
+    /// Objects.
+    pub objects: Objects,
+    /// GC roots, in dump order.
+    pub roots: Vec<Root>,
+    /// Threads by serial number.
+    pub threads: HashMap<u32, ThreadInfo>,
+    /// Stack traces by serial number: thread serial and frame ids, innermost first.
+    pub traces: HashMap<u32, (u32, Vec<u64>)>,
+    /// Stack frames by id.
+    pub frames: HashMap<u64, Frame>,
+    /// Class serial -> class object id, from LOAD_CLASS.
+    pub class_serials: HashMap<u32, u64>,
+    /// What went wrong without stopping the analysis.
+    pub diagnostics: Diagnostics,
+}
+
+/// What one chunk of heap-dump data holds.
+#[derive(Default)]
+struct ChunkOut {
+    objects: Vec<(u64, u64)>,
+    classes: Vec<(u64, ClassDump)>,
+    roots: Vec<Root>,
+}
+
+impl<'a> HeapIndex<'a> {
+    /// Indexes `data`, a whole uncompressed HPROF dump.
+    pub fn build(
+        data: &'a [u8],
+        opts: &IndexOptions,
+        progress: &dyn Progress,
+    ) -> Result<HeapIndex<'a>> {
+        let header = parse_header(data)?;
+        let model = opts
+            .model
+            .unwrap_or_else(|| VmModel::default_for(header.id_size));
+        let mut diagnostics = Diagnostics::default();
+
+        // Pass 1: top-level records.
+        progress.start("reading records", data.len() as u64);
+        let mut strings = HashMap::new();
+        let mut load_class = HashMap::new();
+        let mut class_serials = HashMap::new();
+        let mut traces = HashMap::new();
+        let mut frame_recs = Vec::new();
+        let mut bodies: Vec<Reader<'a>> = Vec::new();
+        let mut last_report = 0u64;
+        let mut stop: Option<(u64, Error)> = None;
+        for rec in Records::new(data, &header) {
+            let mut rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    let at = e.offset.unwrap_or(0);
+                    stop = Some((at, e));
+                    break;
+                }
+            };
+            if rec.offset - last_report > (64 << 20) {
+                progress.advance(rec.offset - last_report);
+                last_report = rec.offset;
+            }
+            let start = rec.offset;
+            let name = tag::name(rec.tag);
+            let r = &mut rec.body;
+            let res: Result<()> = (|| {
+                match rec.tag {
+                    tag::UTF8 => {
+                        let id = r.id("string id")?;
+                        strings.insert(id, r.rest());
+                    }
+                    tag::LOAD_CLASS => {
+                        let serial = r.u4("class serial")?;
+                        let id = r.id("class id")?;
+                        r.u4("stack trace serial")?;
+                        let name = r.id("class name id")?;
+                        load_class.insert(id, name);
+                        class_serials.insert(serial, id);
+                    }
+                    tag::STACK_FRAME => {
+                        let id = r.id("frame id")?;
+                        let method = r.id("method name id")?;
+                        r.id("method signature id")?;
+                        let source = r.id("source file id")?;
+                        let class_serial = r.u4("class serial")?;
+                        let line = r.u4("line number")? as i32;
+                        frame_recs.push((id, method, source, class_serial, line));
+                    }
+                    tag::STACK_TRACE => {
+                        let serial = r.u4("stack trace serial")?;
+                        let thread = r.u4("thread serial")?;
+                        let n = r.u4("frame count")? as usize;
+                        if n > r.remaining() / header.id_size.bytes() {
+                            return Err(Error::at(
+                                ErrorKind::BadLength,
+                                r.offset() - 4,
+                                format!("{n} frames do not fit in the record"),
+                            ));
+                        }
+                        let mut ids = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            ids.push(r.id("frame id")?);
+                        }
+                        traces.insert(serial, (thread, ids));
+                    }
+                    tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => {
+                        diagnostics.heap_segments += 1;
+                        bodies.push(r.clone());
+                        if rec.truncated {
+                            // The sub-record walk finds the last complete sub-record; the
+                            // record itself counts as damaged only from the end of the file.
+                            return Err(Error::at(
+                                ErrorKind::Truncated,
+                                data.len() as u64,
+                                "the file ends inside this heap-dump record",
+                            ));
+                        }
+                    }
+                    tag::UNLOAD_CLASS
+                    | tag::ALLOC_SITES
+                    | tag::HEAP_SUMMARY
+                    | tag::START_THREAD
+                    | tag::END_THREAD
+                    | tag::CPU_SAMPLES
+                    | tag::CONTROL_SETTINGS
+                    | tag::HEAP_DUMP_END => {}
+                    _ => diagnostics.unknown_records += 1,
+                }
+                Ok(())
+            })();
+            if let Err(e) = res {
+                let at = if rec.truncated {
+                    data.len() as u64
+                } else {
+                    start
+                };
+                stop = Some((at, e.in_record(name, start)));
+                break;
+            }
+        }
+        progress.finish();
+        let mut salvage_point: Option<(u64, Error)> = None;
+        if let Some((at, e)) = stop {
+            // A truncated final heap segment keeps its complete sub-records; any other
+            // failure drops the record it happened in.
+            if !opts.salvage {
+                return Err(e);
+            }
+            salvage_point = Some((at, e));
+        }
+
+        // Pass 2: cut heap bodies into chunks at sub-record boundaries.
+        let total_heap: u64 = bodies.iter().map(|b| b.remaining() as u64).sum();
+        progress.start("scanning heap records", total_heap);
+        let cut: Vec<(Vec<Reader<'a>>, Option<Error>)> = bodies
+            .par_iter()
+            .map(|body| {
+                let mut chunks = Vec::new();
+                let mut r = body.clone();
+                let mut chunk_start = r.clone();
+                let mut chunk_len = 0usize;
+                let mut err = None;
+                while !r.is_empty() {
+                    let before = r.remaining();
+                    if let Err(e) = skip_sub_record(&mut r) {
+                        err = Some(e);
+                        break;
+                    }
+                    chunk_len += before - r.remaining();
+                    if chunk_len >= CHUNK_BYTES {
+                        chunks.push(chunk_start.split(chunk_len, "chunk").expect("walked"));
+                        progress.advance(chunk_len as u64);
+                        chunk_start = r.clone();
+                        chunk_len = 0;
+                    }
+                }
+                if chunk_len > 0 {
+                    chunks.push(chunk_start.split(chunk_len, "chunk").expect("walked"));
+                    progress.advance(chunk_len as u64);
+                }
+                (chunks, err)
+            })
+            .collect();
+        progress.finish();
+        let mut chunks = Vec::new();
+        for (c, err) in cut {
+            chunks.extend(c);
+            if let Some(e) = err {
+                let at = e.offset.unwrap_or(0);
+                if salvage_point.as_ref().is_none_or(|(p, _)| at < *p) {
+                    salvage_point = Some((at, e));
+                }
+            }
+        }
+        if let Some((at, e)) = salvage_point {
+            if !opts.salvage {
+                return Err(e);
+            }
+            // Drop chunks that start after the salvage point (they belong to later records).
+            chunks.retain(|c| c.offset() < at);
+            diagnostics.lost_bytes = data.len() as u64 - at.min(data.len() as u64);
+            diagnostics.salvaged = Some((at, e.to_string()));
+        }
+
+        // Pass 3: parse chunks in parallel.
+        progress.start("parsing objects", chunks.len() as u64);
+        let outs: Vec<Result<ChunkOut>> = chunks
+            .par_iter()
+            .map(|c| {
+                let mut out = ChunkOut::default();
+                let mut r = c.clone();
+                while !r.is_empty() {
+                    let at = r.offset();
+                    match parse_sub_record(&mut r)? {
+                        SubRecord::Instance { id, .. }
+                        | SubRecord::ObjArray { id, .. }
+                        | SubRecord::PrimArray { id, .. } => out.objects.push((id, at)),
+                        SubRecord::Class(cd) => {
+                            out.objects.push((cd.id, at));
+                            out.classes.push((at, cd));
+                        }
+                        SubRecord::Root(root) => out.roots.push(root),
+                        SubRecord::HeapInfo { .. } => {}
+                    }
+                }
+                progress.advance(1);
+                Ok(out)
+            })
+            .collect();
+        progress.finish();
+        let mut n_objects = 0;
+        let mut class_dumps = Vec::new();
+        let mut roots = Vec::new();
+        let mut parts = Vec::with_capacity(outs.len());
+        for o in outs {
+            let o = o?;
+            n_objects += o.objects.len();
+            class_dumps.extend(o.classes);
+            roots.extend(o.roots);
+            parts.push(o.objects);
+        }
+        let mut pairs: Vec<(u64, u64)> = Vec::with_capacity(n_objects);
+        for p in parts {
+            pairs.extend_from_slice(&p);
+        }
+        progress.start("sorting object ids", 0);
+        pairs.par_sort_unstable();
+        // Duplicate ids: keep the first definition in file order (pairs sort by offset too).
+        let before = pairs.len();
+        pairs.dedup_by_key(|p| p.0);
+        diagnostics.duplicate_ids = (before - pairs.len()) as u64;
+        if pairs.len() >= u32::MAX as usize {
+            return Err(Error::new(
+                ErrorKind::Resources,
+                format!(
+                    "{} objects; at most {} are supported",
+                    pairs.len(),
+                    u32::MAX - 1
+                ),
+            ));
+        }
+        let (ids, offsets): (Vec<u64>, Vec<u64>) = pairs.into_par_iter().unzip();
+        let ids = IdMap::new(ids);
+        progress.finish();
+
+        // Names.
+        let string = |id: u64| -> String {
+            strings
+                .get(&id)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_else(|| format!("<string 0x{id:x}>"))
+        };
+        let names: HashMap<u64, String> =
+            load_class.iter().map(|(&c, &n)| (c, string(n))).collect();
+        let mut classes = Classes::build(class_dumps, &names, &string, header.id_size, &model);
+        let frames = frame_recs
+            .into_iter()
+            .map(|(id, m, s, cs, line)| {
+                (
+                    id,
+                    Frame {
+                        method: string(m),
+                        source: string(s),
+                        class_serial: cs,
+                        line,
+                    },
+                )
+            })
+            .collect();
+        let mut threads = HashMap::new();
+        for r in &roots {
+            if r.kind == crate::hprof::format::RootKind::ThreadObject {
+                if let Some(serial) = r.thread_serial {
+                    threads.insert(
+                        serial,
+                        ThreadInfo {
+                            object_id: r.id,
+                            trace_serial: r.trace_serial.unwrap_or(0),
+                        },
+                    );
+                }
+            }
+        }
+
+        // Pass 4: class and shallow size of each object.
+        progress.start("sizing objects", offsets.len() as u64);
+        let unknown = AtomicU64::new(0);
+        let mismatched = AtomicU64::new(0);
+        let class_class = classes.class_class;
+        let id_size = header.id_size;
+        let per_object: Vec<(u32, u64)> = offsets
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&off| {
+                let (c, s) = size_object(
+                    data,
+                    off,
+                    id_size,
+                    &classes,
+                    &model,
+                    class_class,
+                    &unknown,
+                    &mismatched,
+                );
+                (c, s)
+            })
+            .collect();
+        progress.finish();
+        diagnostics.unknown_class_instances = unknown.into_inner();
+        diagnostics.layout_mismatches = mismatched.into_inner();
+        let mut class = Vec::with_capacity(per_object.len());
+        let mut shallow = Vec::with_capacity(per_object.len());
+        let mut big = HashMap::new();
+        for (i, (c, s)) in per_object.into_iter().enumerate() {
+            class.push(c);
+            if s >= BIG as u64 {
+                big.insert(i as u32, s);
+                shallow.push(BIG);
+            } else {
+                shallow.push(s as u32);
+            }
+        }
+        // Instances of classes the dump never defined get one synthetic class each.
+        if diagnostics.unknown_class_instances > 0 {
+            let unknown_idx = classes.add_synthetic("<unknown class>", None);
+            for c in &mut class {
+                if *c == u32::MAX {
+                    *c = unknown_idx;
+                }
+            }
+        }
+
+        Ok(HeapIndex {
+            data,
+            header,
+            model,
+            strings,
+            classes,
+            objects: Objects {
+                ids,
+                offsets,
+                class,
+                shallow,
+                big,
+            },
+            roots,
+            threads,
+            traces,
+            frames,
+            class_serials,
+            diagnostics,
+        })
+    }
+
+    /// The UTF-8 string with this id, if the dump has it.
+    pub fn string(&self, id: u64) -> Option<&'a [u8]> {
+        self.strings.get(&id).copied()
+    }
+
+    /// Node index of the object with this id.
+    #[inline]
+    pub fn node(&self, id: u64) -> Option<u32> {
+        self.objects.ids.get(id)
+    }
+
+    /// Object id of node `v`.
+    #[inline]
+    pub fn id(&self, v: u32) -> u64 {
+        self.objects.ids.id(v)
+    }
+
+    /// The class of node `v`.
+    pub fn class_of(&self, v: u32) -> &ClassInfo {
+        self.classes.get(self.objects.class(v))
+    }
+
+    /// The sub-record of node `v`, parsed.
+    pub fn record(&self, v: u32) -> Result<SubRecord<'a>> {
+        let off = self.objects.offset(v);
+        let mut r = Reader::new(&self.data[off as usize..], off, self.header.id_size);
+        parse_sub_record(&mut r)
+    }
+
+    /// For a class object node, its class index.
+    pub fn class_of_mirror(&self, v: u32) -> Option<u32> {
+        self.classes
+            .by_id(self.id(v))
+            .filter(|&c| self.classes.get(c).offset == self.objects.offset(v))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn size_object(
+    data: &[u8],
+    off: u64,
+    id_size: IdSize,
+    classes: &Classes,
+    model: &VmModel,
+    class_class: Option<u32>,
+    unknown: &AtomicU64,
+    mismatched: &AtomicU64,
+) -> (u32, u64) {
+    let b = &data[off as usize..];
+    let ids = id_size.bytes();
+    let rd = |at: usize| crate::hprof::reader::id_at(&b[at..], id_size);
+    let u4 = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    // The sub-record was fully validated by the parse pass, so these reads are in bounds.
+    match b[0] {
+        sub::INSTANCE_DUMP => {
+            let class_id = rd(1 + ids + 4);
+            let n = u4(1 + ids + 4 + ids);
+            match classes.by_id(class_id) {
+                Some(c) => {
+                    let ci = classes.get(c);
+                    if n != ci.dump_size {
+                        mismatched.fetch_add(1, Ordering::Relaxed);
+                    }
+                    (c, ci.instance_size as u64)
+                }
+                None => {
+                    unknown.fetch_add(1, Ordering::Relaxed);
+                    (u32::MAX, model.object_size(model.header + n) as u64)
+                }
+            }
+        }
+        sub::OBJ_ARRAY_DUMP => {
+            let len = u4(1 + ids + 4);
+            let class_id = rd(1 + ids + 8);
+            let size = model.array_size(BasicType::Object, len);
+            match classes.by_id(class_id) {
+                Some(c) => (c, size),
+                None => {
+                    unknown.fetch_add(1, Ordering::Relaxed);
+                    (u32::MAX, size)
+                }
+            }
+        }
+        sub::PRIM_ARRAY_DUMP | sub::PRIM_ARRAY_NODATA => {
+            let len = u4(1 + ids + 4);
+            let ty = BasicType::from_code(b[1 + ids + 8]).expect("validated");
+            (classes.prim_array(ty), model.array_size(ty, len))
+        }
+        sub::CLASS_DUMP => {
+            let id = rd(1);
+            let c = classes.by_id(id).expect("every class dump is in the table");
+            (class_class.unwrap_or(c), classes.get(c).mirror_size as u64)
+        }
+        _ => unreachable!("only object sub-records are indexed"),
+    }
+}

@@ -1,0 +1,291 @@
+//! Text output for people: comfy-table tables, sizes in binary units, shares of the heap.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::report::model::*;
+
+/// `1536` -> `1.5 KiB`; exact bytes below 1 KiB.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn right(s: String) -> Cell {
+    Cell::new(s).set_alignment(CellAlignment::Right)
+}
+
+/// A dominator chain in one line: `Chain$Link ×99,999 ← class Chain`.
+pub fn dominators_line(runs: &[DominatorRun], root: &Option<String>) -> String {
+    let mut parts: Vec<String> = runs
+        .iter()
+        .take(4)
+        .map(|r| {
+            if r.count > 1 {
+                format!("{} ×{}", r.class, count(r.count))
+            } else {
+                r.class.clone()
+            }
+        })
+        .collect();
+    if runs.len() > 4 {
+        parts.push(format!("… {} more", runs.len() - 4));
+    }
+    if let Some(root) = root {
+        parts.push(format!("[{root}]"));
+    }
+    parts.join(" ← ")
+}
+
+/// Writes the top-retainers table.
+pub fn write_top(out: &mut dyn Write, top: &[TopObject], reachable: u64) -> io::Result<()> {
+    let mut t = table(&[
+        "#",
+        "Class",
+        "Object",
+        "Shallow",
+        "Retained",
+        "Heap",
+        "Kept alive by",
+    ]);
+    for (i, o) in top.iter().enumerate() {
+        t.add_row(vec![
+            right((i + 1).to_string()),
+            Cell::new(&o.class),
+            Cell::new(o.id.to_string()),
+            right(bytes(o.shallow)),
+            right(bytes(o.retained)),
+            right(share(o.retained, reachable)),
+            Cell::new(dominators_line(&o.dominators, &o.gc_root)),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// Writes histogram rows.
+pub fn write_histogram(
+    out: &mut dyn Write,
+    rows: &[HistogramRow],
+    reachable: u64,
+) -> io::Result<()> {
+    let mut t = table(&["Class", "Instances", "Shallow", "Retained", "Heap"]);
+    for r in rows {
+        t.add_row(vec![
+            Cell::new(&r.class),
+            right(count(r.instances)),
+            right(bytes(r.shallow)),
+            right(bytes(r.retained)),
+            right(share(r.retained, reachable)),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// Writes the summary as a two-column table.
+pub fn write_summary(out: &mut dyn Write, d: &DumpInfo, s: &Summary) -> io::Result<()> {
+    let mut t = table(&["Dump", &d.path]);
+    let rows = [
+        (
+            "Format",
+            format!(
+                "{}, {}-byte ids{}",
+                d.format,
+                d.id_size,
+                if d.gzip { ", gzip" } else { "" }
+            ),
+        ),
+        (
+            "Size",
+            format!(
+                "{} ({} heap-dump records)",
+                bytes(d.bytes),
+                count(d.heap_segments)
+            ),
+        ),
+        ("Objects", count(s.objects)),
+        ("Classes", count(s.classes)),
+        ("GC roots", count(s.gc_roots)),
+        (
+            "Heap",
+            format!(
+                "{} (shallow sizes, {})",
+                bytes(s.heap_bytes),
+                d.object_model
+            ),
+        ),
+        ("Reachable", bytes(s.reachable_bytes)),
+        (
+            "Unreachable",
+            format!(
+                "{} objects, {}",
+                count(s.unreachable_objects),
+                bytes(s.unreachable_bytes)
+            ),
+        ),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![Cell::new(k), Cell::new(v)]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// Writes `analyze`'s report.
+pub fn write_analyze(out: &mut dyn Write, r: &AnalyzeReport) -> io::Result<()> {
+    for w in &r.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    write_summary(out, &r.dump, &r.summary)?;
+    writeln!(
+        out,
+        "\nBiggest objects by retained size (the top of the dominator tree)"
+    )?;
+    write_top(out, &r.top, r.summary.reachable_bytes)?;
+    writeln!(out, "\nClasses by retained size")?;
+    write_histogram(out, &r.histogram, r.summary.reachable_bytes)
+}
+
+/// Writes a GC-root path, one hop per line.
+pub fn write_path(out: &mut dyn Write, r: &PathReport) -> io::Result<()> {
+    if r.path.is_empty() {
+        return writeln!(
+            out,
+            "{} is not reachable from any GC root{}",
+            r.target,
+            if r.include_weak {
+                ""
+            } else {
+                " through strong references (try --include-weak)"
+            }
+        );
+    }
+    let mut t = table(&["Via", "Object", "Class", "Shallow", "Retained"]);
+    for (i, h) in r.path.iter().enumerate() {
+        let via = if i == 0 {
+            h.via.clone()
+        } else {
+            format!("{}└ {}", " ".repeat((i - 1).min(20)), h.via)
+        };
+        t.add_row(vec![
+            Cell::new(via),
+            Cell::new(h.id.to_string()),
+            Cell::new(&h.class),
+            right(bytes(h.shallow)),
+            right(bytes(h.retained)),
+        ]);
+    }
+    writeln!(out, "{t}")
+}
+
+/// Writes `inspect`'s report.
+pub fn write_inspect(out: &mut dyn Write, r: &InspectReport) -> io::Result<()> {
+    let mut t = table(&["Object", &r.id.to_string()]);
+    t.add_row(vec![Cell::new("Class"), Cell::new(&r.class)]);
+    t.add_row(vec![Cell::new("Kind"), Cell::new(&r.kind)]);
+    t.add_row(vec![
+        Cell::new("Shallow"),
+        Cell::new(format!("{} ({} bytes)", bytes(r.shallow), count(r.shallow))),
+    ]);
+    t.add_row(vec![
+        Cell::new("Retained"),
+        Cell::new(format!(
+            "{} ({} bytes)",
+            bytes(r.retained),
+            count(r.retained)
+        )),
+    ]);
+    if let Some(d) = &r.dominator {
+        t.add_row(vec![
+            Cell::new("Dominator"),
+            Cell::new(format!("{} ({})", d.id, d.class)),
+        ]);
+    }
+    if let Some(g) = &r.gc_root {
+        t.add_row(vec![Cell::new("GC root"), Cell::new(g)]);
+    }
+    if let Some(l) = r.length {
+        t.add_row(vec![Cell::new("Length"), Cell::new(count(l))]);
+    }
+    if let Some(s) = &r.string {
+        t.add_row(vec![Cell::new("String"), Cell::new(format!("{s:?}"))]);
+    }
+    writeln!(out, "{t}")?;
+    if !r.fields.is_empty() {
+        let mut f = table(&["Field", "Type", "Value"]);
+        for fv in &r.fields {
+            f.add_row(vec![
+                Cell::new(&fv.name),
+                Cell::new(&fv.ty),
+                Cell::new(&fv.value),
+            ]);
+        }
+        writeln!(out, "{f}")?;
+    }
+    writeln!(out, "Referrers: {}", count(r.referrer_count))?;
+    if !r.referrers.is_empty() {
+        let mut f = table(&["Object", "Class", "Via"]);
+        for x in &r.referrers {
+            f.add_row(vec![
+                Cell::new(x.id.to_string()),
+                Cell::new(&x.class),
+                Cell::new(&x.via),
+            ]);
+        }
+        writeln!(out, "{f}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 << 30), "3.0 GiB");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(999), "999");
+        assert_eq!(share(1, 3), "33.3%");
+    }
+}
