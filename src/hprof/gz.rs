@@ -13,9 +13,11 @@
 //!
 //! * The first member's header carries the comment `HPROF BLOCKSIZE=1048576` (flag `FCOMMENT`,
 //!   MTIME 0, OS 0, set through `deflateSetHeader`); the other members have zlib's default
-//!   header: flags 0, MTIME 0, XFL 4/0/2 for level 1/2..8/9, OS 3 (Unix). Worker threads race
-//!   on "is this the first block", so the comment can appear on the first *few* members (a
-//!   JDK 17 dump of 1,068 members had it on two).
+//!   header: flags 0, MTIME 0, XFL 4/0/2 for level 1/2..8/9, OS 3 (Unix). The compressor's
+//!   "first block" flag is not synchronised between the threads compressing blocks, so the
+//!   comment can appear on the first *few* members (a JDK 17 dump of 1,068 members, made with
+//!   `jcmd GC.heap_dump -gz=1`, had it on two: `1f 8b 08 10 00000000 04 00` and then
+//!   `1f 8b 08 00 00000000 04 03` on all others).
 //! * Every member inflates to at most `BLOCKSIZE` bytes, but not always exactly: the writer
 //!   hands over blocks that are nearly full (JDK 17: 548 of 1,068 members were exactly 1 MiB,
 //!   the others a few bytes to a few hundred bytes short), and JDK 21's parallel dump
@@ -33,8 +35,9 @@
 //!    previous member's ISIZE, are at most `BLOCKSIZE`.
 //! 3. Each candidate segment's inflated size is taken from the ISIZE just before the next
 //!    candidate (the last from the file's last four bytes), sanity-checked against `BLOCKSIZE`
-//!    and the deflate limit of 1032:1. Their sum sizes one anonymous map (or, if that cannot be
-//!    had, a map of an unlinked temporary file), cut into one slice per segment.
+//!    and the deflate limit of 1032:1. Their sum sizes one anonymous map (or, when that would
+//!    take more than half the available memory or cannot be had, a shared map of an unlinked
+//!    temporary file in `temp_dir`), cut into one slice per segment.
 //! 4. Segments inflate with rayon, each straight into its slice. A segment is accepted only if
 //!    its deflate stream ends exactly eight bytes before the next candidate, fills its slice
 //!    exactly, and its CRC-32 and ISIZE match the trailer.
@@ -70,6 +73,7 @@ use std::io::Write;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 use memmap2::{Mmap, MmapMut};
@@ -128,7 +132,7 @@ impl Deref for Inflated {
 /// Inflates a gzip file's bytes (already memory-mapped by the caller). `temp_dir` is where a
 /// temporary file may be created when the inflated size is not known in advance.
 /// `progress(done_compressed_bytes)` is called from time to time (it must be Sync: called from
-/// worker threads).
+/// worker threads), one call at a time and with a growing total, ending with `data.len()`.
 ///
 /// The JVM's multi-member format is inflated in parallel; any other gzip sequentially (see the
 /// module documentation). Errors: [`ErrorKind::Gzip`] for corrupt data, [`ErrorKind::Truncated`]
@@ -306,6 +310,7 @@ fn inflate_jvm(
 
     // First pass: every segment straight into its slice of the map.
     let done = AtomicU64::new(0);
+    let reported = Mutex::new(0u64);
     let accepted: Vec<bool> = {
         let slices = cut(
             &mut map[..first_total],
@@ -319,8 +324,15 @@ fn inflate_jvm(
                 |inflater, (seg, out)| {
                     let ok = seg.size.is_some()
                         && inflate_exact(data, seg.start, seg.end, out, inflater).is_ok();
-                    let seen = done.fetch_add((seg.end - seg.start) as u64, Ordering::Relaxed);
-                    progress(seen + (seg.end - seg.start) as u64);
+                    let len = (seg.end - seg.start) as u64;
+                    let now = done.fetch_add(len, Ordering::Relaxed) + len;
+                    // Reported under a lock so the caller sees a running total that only grows.
+                    if let Ok(mut last) = reported.lock() {
+                        if now > *last {
+                            *last = now;
+                            progress(now);
+                        }
+                    }
                     ok
                 },
             )
@@ -683,20 +695,36 @@ fn inflate_sequential(
     })
 }
 
-/// A writable map of `len` bytes: anonymous memory if the system grants it, else an unlinked
-/// temporary file of that size in `temp_dir`.
+/// A writable map of `len` bytes: anonymous memory when that is granted and takes at most half
+/// of the memory the system reports available, else an unlinked temporary file of that size in
+/// `temp_dir`, whose pages the kernel can write back instead of running out of memory.
 fn alloc_output(len: usize, temp_dir: &Path) -> Result<MmapMut> {
     // A zero-length map is refused by some systems; one spare byte costs nothing.
     let map_len = len.max(1);
-    if let Ok(map) = MmapMut::map_anon(map_len) {
-        return Ok(map);
+    if mem_available().map_or(true, |avail| map_len as u64 <= avail / 2) {
+        if let Ok(map) = MmapMut::map_anon(map_len) {
+            return Ok(map);
+        }
     }
+    file_output(map_len, temp_dir)
+}
+
+/// A writable map of `len` bytes over an unlinked temporary file in `temp_dir`.
+fn file_output(len: usize, temp_dir: &Path) -> Result<MmapMut> {
     let file = temp_file(temp_dir)?;
-    file.set_len(map_len as u64)
+    file.set_len(len as u64)
         .map_err(|e| io_error(temp_dir, "cannot size the temporary file", e))?;
     // SAFETY: the file was unlinked when created and only this map refers to it.
     unsafe { MmapMut::map_mut(&file) }
         .map_err(|e| io_error(temp_dir, "cannot map the temporary file", e))
+}
+
+/// Bytes of memory the system can give without swapping (Linux's `MemAvailable`), if known.
+fn mem_available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// Seals the output map read-only.
@@ -1007,6 +1035,41 @@ mod tests {
         check(&gz, &data);
         gz[HEADER_LEN] ^= 1;
         assert_eq!(check_err(&gz).kind, ErrorKind::Gzip);
+    }
+
+    /// Temporary files this process left in `dir`.
+    fn leftovers(dir: &Path) -> usize {
+        let mine = format!(".heapsleuth-{}-", std::process::id());
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&mine)
+            })
+            .count()
+    }
+
+    #[test]
+    fn temporary_files_vanish() {
+        let dir = std::env::temp_dir().join(format!("heapsleuth-gz-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut map = file_output(10_000, &dir).unwrap();
+        map[9_999] = 7;
+        let map = map.make_read_only().unwrap();
+        assert_eq!((map.len(), map[9_999]), (10_000, 7));
+        let data = sample(100_000, 17);
+        let out = inflate(&member(&data, Compression::default()), &dir, &|_| {}).unwrap();
+        assert!(out.bytes() == data);
+        if cfg!(unix) {
+            assert_eq!(leftovers(&dir), 0);
+        }
+        drop((map, out));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = inflate(&member(&data, Compression::default()), &dir, &|_| {}).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io);
     }
 
     #[test]

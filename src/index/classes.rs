@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::hprof::format::{BasicType, IdSize};
 use crate::hprof::heap::{ClassDump, StaticField};
-use crate::index::layout::{mirror_size, FieldLayout, VmModel};
+use crate::index::layout::{mirror_size, FieldLayout, OwnFields, VmModel};
 
 /// An instance field with its place in the dump's instance data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +74,9 @@ impl ClassInfo {
 pub fn java_name(raw: &str) -> String {
     let dims = raw.bytes().take_while(|&b| b == b'[').count();
     if dims == 0 {
-        return raw.replace('/', ".");
+        // Hidden classes (lambdas) are `Foo$$Lambda$14+0x0000000800c0b000` in the dump
+        // and `Foo$$Lambda$14/0x0000000800c0b000` in Java's own output.
+        return raw.replace('/', ".").replacen("+0x", "/0x", 1);
     }
     let elem = &raw[dims..];
     let base = match elem {
@@ -128,6 +130,70 @@ const INJECTED: &[(&str, &[u32], usize)] = &[
     ("java.lang.StackFrameInfo", &[2], 0),
     ("java.lang.InternalError", &[1], 0),
 ];
+
+/// JDK classes with `@Contended` fields (the dump does not record annotations):
+/// `(class, None)` for a contended class, `(class, Some(fields))` for one contended group.
+const CONTENDED: &[(&str, Option<&[&str]>)] = &[
+    (
+        "java.lang.Thread",
+        Some(&[
+            "threadLocalRandomSeed",
+            "threadLocalRandomProbe",
+            "threadLocalRandomSecondarySeed",
+        ]),
+    ),
+    ("java.util.concurrent.ConcurrentHashMap$CounterCell", None),
+    ("java.util.concurrent.atomic.Striped64$Cell", None),
+    ("java.util.concurrent.Exchanger$Node", None),
+];
+
+/// A class's own fields (`own`, named, in dump order) as the layout simulation needs them:
+/// sizes, injected fields added, `@Contended` groups apart.
+fn own_layout_fields(
+    class_name: &str,
+    own: &[Field],
+    model: &VmModel,
+    id_size: IdSize,
+) -> OwnFields {
+    let contended = CONTENDED
+        .iter()
+        .find(|(name, _)| *name == class_name)
+        .map(|(_, g)| *g);
+    let mut fields = OwnFields {
+        contended_class: matches!(contended, Some(None)),
+        ..OwnFields::default()
+    };
+    let mut group = (Vec::new(), 0);
+    for f in own {
+        let in_group = matches!(contended, Some(Some(names)) if names.contains(&f.name.as_str()));
+        let (prims, refs) = if in_group {
+            (&mut group.0, &mut group.1)
+        } else {
+            (&mut fields.primitives, &mut fields.references)
+        };
+        if f.ty == BasicType::Object {
+            *refs += 1;
+        } else {
+            prims.push(model.field_size(f.ty));
+        }
+    }
+    if !group.0.is_empty() || group.1 > 0 {
+        fields.contended_groups.push(group);
+    }
+    if let Some((_, p, r)) = INJECTED.iter().find(|(name, _, _)| *name == class_name) {
+        // Injected pointer-sized fields are 4 bytes on 32-bit VMs.
+        let narrow = |&s: &u32| {
+            if s == 8 && id_size == IdSize::Four {
+                4
+            } else {
+                s
+            }
+        };
+        fields.primitives.extend(p.iter().map(narrow));
+        fields.references += r;
+    }
+    fields
+}
 
 /// The class table of a dump.
 #[derive(Debug, Default)]
@@ -253,6 +319,16 @@ impl Classes {
         idx
     }
 
+    /// Recomputes fields and sizes for another object geometry.
+    pub fn relayout(
+        &mut self,
+        field_name: &dyn Fn(u64) -> String,
+        id_size: IdSize,
+        model: &VmModel,
+    ) {
+        self.compute_layouts(field_name, id_size, model);
+    }
+
     /// Computes flattened fields and sizes, superclasses before subclasses.
     fn compute_layouts(
         &mut self,
@@ -317,30 +393,9 @@ impl Classes {
                 off += f.ty.dump_size(id_size) as u32;
             }
             own.extend(fields);
-            let mut prims: Vec<u32> = c
-                .dump
-                .fields
-                .iter()
-                .filter(|f| f.ty != BasicType::Object)
-                .map(|f| model.field_size(f.ty))
-                .collect();
-            let mut refs = c
-                .dump
-                .fields
-                .iter()
-                .filter(|f| f.ty == BasicType::Object)
-                .count();
-            if let Some((_, p, r)) = INJECTED.iter().find(|(name, _, _)| *name == c.name) {
-                prims.extend(p.iter().map(|&s| {
-                    if s == 8 && id_size == IdSize::Four {
-                        4
-                    } else {
-                        s
-                    }
-                }));
-                refs += r;
-            }
-            let layout = super_layout.extend(model, &prims, refs);
+            let own_fields =
+                own_layout_fields(&c.name, &own[..c.dump.fields.len()], model, id_size);
+            let layout = super_layout.extend(model, &own_fields);
             let c = &mut self.list[i];
             c.ref_offsets = own
                 .iter()
@@ -361,7 +416,16 @@ impl Classes {
             .map(|k| self.list[k as usize].instance_size)
             .unwrap_or(model.header + 4);
         for c in &mut self.list {
-            let types: Vec<BasicType> = c.dump.statics.iter().map(|s| s.ty).collect();
+            // The dumper adds pseudo-statics such as `<resolved_references>` and
+            // `<init_lock>`: real references, but not fields of the mirror.
+            let types: Vec<BasicType> = c
+                .dump
+                .statics
+                .iter()
+                .zip(&c.static_names)
+                .filter(|(_, name)| !name.starts_with('<'))
+                .map(|(s, _)| s.ty)
+                .collect();
             c.mirror_size = mirror_size(model, class_instance, &types);
         }
     }

@@ -98,13 +98,33 @@ fn align_up(v: u64, a: u64) -> u64 {
     v.div_ceil(a) * a
 }
 
+/// Bytes of padding HotSpot puts around `@Contended` fields (`ContendedPaddingWidth`).
+pub const CONTENDED_PADDING: u32 = 128;
+
+/// A class's own fields, as sizes in the JVM's heap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnFields {
+    /// Sizes of ordinary primitive fields.
+    pub primitives: Vec<u32>,
+    /// Number of ordinary reference fields.
+    pub references: usize,
+    /// The whole class is `@Contended`.
+    pub contended_class: bool,
+    /// `@Contended` field groups: each group's primitive sizes and reference count.
+    pub contended_groups: Vec<(Vec<u32>, usize)>,
+}
+
 /// Where a class's instance fields sit: occupied byte ranges after the header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldLayout {
     /// Occupied `(offset, size)` blocks, sorted by offset, header excluded.
     blocks: Vec<(u32, u32)>,
     /// Offset just past the last field (or the header, for a class without fields).
+    fields_end: u32,
+    /// Offset just past the last field or padding: what the instance size rounds up.
     end: u32,
+    /// This class or a superclass has `@Contended` fields: subclasses may not use its gaps.
+    contended: bool,
 }
 
 impl FieldLayout {
@@ -112,84 +132,60 @@ impl FieldLayout {
     pub fn root(model: &VmModel) -> FieldLayout {
         FieldLayout {
             blocks: Vec::new(),
+            fields_end: model.header,
             end: model.header,
+            contended: false,
         }
     }
 
-    /// End of the last field.
+    /// End of the last field or padding.
     pub fn end(&self) -> u32 {
         self.end
     }
 
-    /// The layout of a subclass of `self` that declares fields of the given sizes.
-    pub fn extend(
-        &self,
-        model: &VmModel,
-        primitive_sizes: &[u32],
-        references: usize,
-    ) -> FieldLayout {
-        let mut prims: Vec<u32> = primitive_sizes.to_vec();
-        prims.sort_unstable_by(|a, b| b.cmp(a));
-        let mut fields = prims;
-        fields.extend(std::iter::repeat_n(model.ref_size, references));
-
-        // Gaps the new fields may use: after the header and between inherited fields.
-        let mut holes: Vec<(u32, u32)> = Vec::new();
-        let mut cursor = model.header;
-        for &(off, size) in &self.blocks {
-            if off > cursor {
-                holes.push((cursor, off - cursor));
+    /// The layout of a subclass of `self` that declares `own` fields.
+    pub fn extend(&self, model: &VmModel, own: &OwnFields) -> FieldLayout {
+        let mut placer = Placer {
+            blocks: self.blocks.clone(),
+            holes: Vec::new(),
+            end: self.fields_end,
+            last: None,
+        };
+        if self.contended {
+            // Gaps in a contended superclass are padding, and a padding follows its fields.
+            placer.end += CONTENDED_PADDING;
+        } else {
+            let mut cursor = model.header;
+            for &(off, size) in &self.blocks {
+                if off > cursor {
+                    placer.holes.push((cursor, off - cursor));
+                }
+                cursor = off + size;
             }
-            cursor = off + size;
         }
-        let mut end = self.end.max(cursor);
-        let mut blocks = self.blocks.clone();
-        let mut last: Option<(u32, bool)> = None; // (size, search succeeded)
-        for size in fields {
-            let align = size;
-            let fits = |&(off, len): &(u32, u32)| {
-                let adj = (align - off % align) % align;
-                len >= size + adj
-            };
-            let mut pick: Option<usize> = None;
-            if last != Some((size, false)) {
-                // Best fit, scanning from the highest gap down; equal sizes keep the higher.
-                for (i, h) in holes.iter().enumerate().rev() {
-                    if fits(h) && pick.is_none_or(|p| h.1 < holes[p].1) {
-                        pick = Some(i);
-                    }
-                }
-            }
-            last = Some((size, pick.is_some()));
-            let off = match pick {
-                Some(i) => {
-                    let (hoff, hlen) = holes[i];
-                    let adj = (align - hoff % align) % align;
-                    let off = hoff + adj;
-                    let mut replace = Vec::with_capacity(2);
-                    if adj > 0 {
-                        replace.push((hoff, adj));
-                    }
-                    if hlen > adj + size {
-                        replace.push((off + size, hlen - adj - size));
-                    }
-                    holes.splice(i..=i, replace);
-                    off
-                }
-                None => {
-                    let adj = (align - end % align) % align;
-                    if adj > 0 {
-                        holes.push((end, adj));
-                    }
-                    let off = end + adj;
-                    end = off + size;
-                    off
-                }
-            };
-            let at = blocks.partition_point(|b| b.0 < off);
-            blocks.insert(at, (off, size));
+        let append_only = self.contended || own.contended_class;
+        if own.contended_class {
+            placer.end += CONTENDED_PADDING;
         }
-        FieldLayout { blocks, end }
+        placer.place_group(&own.primitives, own.references, model, append_only);
+        for (prims, refs) in &own.contended_groups {
+            placer.end += CONTENDED_PADDING;
+            placer.place_group(prims, *refs, model, true);
+        }
+        let padded = own.contended_class || !own.contended_groups.is_empty();
+        let fields_end = placer
+            .blocks
+            .iter()
+            .map(|b| b.0 + b.1)
+            .max()
+            .unwrap_or(model.header);
+        let end = placer.end + if padded { CONTENDED_PADDING } else { 0 };
+        FieldLayout {
+            blocks: placer.blocks,
+            fields_end: fields_end.max(model.header),
+            end,
+            contended: self.contended || padded,
+        }
     }
 
     /// Shallow size of an instance with this layout.
@@ -198,27 +194,95 @@ impl FieldLayout {
     }
 }
 
+/// HotSpot's `FieldLayout::add`: best fit into gaps, else append.
+struct Placer {
+    blocks: Vec<(u32, u32)>,
+    /// Usable gaps `(offset, size)`, in offset order.
+    holes: Vec<(u32, u32)>,
+    /// Where the next appended field goes (before alignment).
+    end: u32,
+    /// The previous field's size and whether its gap search succeeded.
+    last: Option<(u32, bool)>,
+}
+
+impl Placer {
+    /// Places primitives (largest first), then references.
+    fn place_group(
+        &mut self,
+        primitives: &[u32],
+        references: usize,
+        model: &VmModel,
+        append_only: bool,
+    ) {
+        let mut prims = primitives.to_vec();
+        prims.sort_unstable_by(|a, b| b.cmp(a));
+        prims.extend(std::iter::repeat_n(model.ref_size, references));
+        for size in prims {
+            self.place(size, append_only);
+        }
+    }
+
+    fn place(&mut self, size: u32, append_only: bool) {
+        let align = size;
+        let fits = |&(off, len): &(u32, u32)| len >= size + (align - off % align) % align;
+        let mut pick: Option<usize> = None;
+        // A failed search for a field of this size fails again: HotSpot skips it.
+        if !append_only && self.last != Some((size, false)) {
+            // Best fit, scanning from the highest gap down; equal sizes keep the higher.
+            for (i, h) in self.holes.iter().enumerate().rev() {
+                if fits(h) && pick.is_none_or(|p| h.1 < self.holes[p].1) {
+                    pick = Some(i);
+                }
+            }
+            self.last = Some((size, pick.is_some()));
+        }
+        let off = match pick {
+            Some(i) => {
+                let (hoff, hlen) = self.holes[i];
+                let adj = (align - hoff % align) % align;
+                let off = hoff + adj;
+                let mut replace = Vec::with_capacity(2);
+                if adj > 0 {
+                    replace.push((hoff, adj));
+                }
+                if hlen > adj + size {
+                    replace.push((off + size, hlen - adj - size));
+                }
+                self.holes.splice(i..=i, replace);
+                off
+            }
+            None => {
+                let adj = (align - self.end % align) % align;
+                if adj > 0 {
+                    self.holes.push((self.end, adj));
+                }
+                let off = self.end + adj;
+                self.end = off + size;
+                off
+            }
+        };
+        let at = self.blocks.partition_point(|b| b.0 < off);
+        self.blocks.insert(at, (off, size));
+    }
+}
+
 /// Size of a class mirror (its java.lang.Class instance): the instance part of
 /// java.lang.Class (`class_instance_size`) followed by the class's static fields.
+/// HotSpot appends statics without filling gaps: references first, contiguously, then
+/// primitives largest first, each at its natural alignment.
 pub fn mirror_size(model: &VmModel, class_instance_size: u32, statics: &[BasicType]) -> u32 {
-    let mut end = class_instance_size;
     let refs = statics.iter().filter(|t| **t == BasicType::Object).count() as u32;
-    if refs > 0 {
-        end = align_up(end as u64, model.ref_size as u64) as u32 + refs * model.ref_size;
-    }
+    let mut end = class_instance_size + refs * model.ref_size;
     let mut prims: Vec<u32> = statics
         .iter()
         .filter(|t| **t != BasicType::Object)
         .map(|t| model.field_size(*t))
         .collect();
     prims.sort_unstable_by(|a, b| b.cmp(a));
-    // Primitives go into gaps left by alignment, else at the end.
-    let base = FieldLayout {
-        blocks: vec![(model.header, end - model.header)],
-        end,
-    };
-    let with = base.extend(model, &prims, 0);
-    model.object_size(with.end)
+    for size in prims {
+        end = end.div_ceil(size) * size + size;
+    }
+    model.object_size(end)
 }
 
 #[cfg(test)]
@@ -227,30 +291,80 @@ mod tests {
 
     const M: VmModel = VmModel::COMPRESSED;
 
+    fn fields(primitives: &[u32], references: usize) -> OwnFields {
+        OwnFields {
+            primitives: primitives.to_vec(),
+            references,
+            ..OwnFields::default()
+        }
+    }
+
     #[test]
     fn small_objects_match_hotspot() {
         let object = FieldLayout::root(&M);
         assert_eq!(object.instance_size(&M), 16);
         // java.lang.Integer: one int fills the gap after the 12-byte header.
-        assert_eq!(object.extend(&M, &[4], 0).instance_size(&M), 16);
+        assert_eq!(object.extend(&M, &fields(&[4], 0)).instance_size(&M), 16);
         // java.lang.Long: the long cannot use the 4-byte gap.
-        assert_eq!(object.extend(&M, &[8], 0).instance_size(&M), 24);
+        assert_eq!(object.extend(&M, &fields(&[8], 0)).instance_size(&M), 24);
         // java.lang.String (JDK 17): int hash, byte coder, boolean hashIsZero, byte[] value.
-        assert_eq!(object.extend(&M, &[4, 1, 1], 1).instance_size(&M), 24);
+        assert_eq!(
+            object.extend(&M, &fields(&[4, 1, 1], 1)).instance_size(&M),
+            24
+        );
         // HashMap$Node: int hash + 3 references = 12 + 4 + 12 = 28 -> 32.
-        assert_eq!(object.extend(&M, &[4], 3).instance_size(&M), 32);
+        assert_eq!(object.extend(&M, &fields(&[4], 3)).instance_size(&M), 32);
     }
 
     #[test]
     fn subclass_fields_fill_gaps_in_the_superclass() {
         // Base { long l; byte b; }: long at 16, byte in the header gap at 12, end 24.
-        let base = FieldLayout::root(&M).extend(&M, &[8, 1], 0);
+        let base = FieldLayout::root(&M).extend(&M, &fields(&[8, 1], 0));
         assert_eq!(base.end(), 24);
         // Derived adds an int and a short: the int cannot fit 13..16 (3 bytes) -> 24;
         // the short fits at 14 after alignment.
-        let derived = base.extend(&M, &[4, 2], 0);
+        let derived = base.extend(&M, &fields(&[4, 2], 0));
         assert_eq!(derived.end(), 28);
         assert_eq!(derived.instance_size(&M), 32);
+    }
+
+    #[test]
+    fn contended_groups_are_padded_and_close_the_class_to_subclasses() {
+        // java.lang.Thread in JDK 17: regular fields end at 96 here, then the "tlr" group
+        // (long, int, int) between two 128-byte paddings: 96 + 128 + 16 + 128 = 368.
+        let regular = FieldLayout::root(&M).extend(&M, &fields(&[8, 8, 8, 4, 4, 4, 4, 1, 1, 1], 9));
+        let thread = FieldLayout::root(&M).extend(
+            &M,
+            &OwnFields {
+                contended_groups: vec![(vec![8, 4, 4], 0)],
+                ..fields(&[8, 8, 8, 4, 4, 4, 4, 1, 1, 1], 9)
+            },
+        );
+        assert_eq!(thread.end(), M.object_size(regular.end()) + 128 + 16 + 128);
+        // A subclass appends after a padding that follows the group, never in gaps.
+        let sub = thread.extend(&M, &fields(&[1], 0));
+        assert_eq!(sub.instance_size(&M), thread.end() + 8);
+        assert_eq!(
+            thread.extend(&M, &fields(&[], 0)).instance_size(&M),
+            thread.end()
+        );
+        // A @Contended class: padding, fields, padding.
+        let cell = FieldLayout::root(&M).extend(
+            &M,
+            &OwnFields {
+                contended_class: true,
+                ..fields(&[8], 0)
+            },
+        );
+        assert_eq!(cell.instance_size(&M), 280);
+    }
+
+    #[test]
+    fn mirrors_append_statics_without_filling_gaps() {
+        assert_eq!(mirror_size(&M, 112, &[]), 112);
+        // One reference (116), then a long at 120 (the gap at 116 stays), then an int.
+        let t = [BasicType::Int, BasicType::Object, BasicType::Long];
+        assert_eq!(mirror_size(&M, 112, &t), 136);
     }
 
     #[test]

@@ -424,6 +424,13 @@ impl<'a> HeapIndex<'a> {
         let names: HashMap<u64, String> =
             load_class.iter().map(|(&c, &n)| (c, string(n))).collect();
         let mut classes = Classes::build(class_dumps, &names, &string, header.id_size, &model);
+        let model = match opts.model {
+            Some(m) => m,
+            None if header.id_size == IdSize::Eight => {
+                detect_model(data, &offsets, &ids, &mut classes, &string, header.id_size)
+            }
+            None => model,
+        };
         let frames = frame_recs
             .into_iter()
             .map(|(id, m, s, cs, line)| {
@@ -558,6 +565,65 @@ impl<'a> HeapIndex<'a> {
             .by_id(self.id(v))
             .filter(|&c| self.classes.get(c).offset == self.objects.offset(v))
     }
+}
+
+/// Objects sampled to infer the object geometry.
+const MODEL_SAMPLE: usize = 200_000;
+
+/// Infers the 64-bit object geometry from the addresses: object ids are heap addresses,
+/// and consecutive objects in a region sit back to back, so the gap from one object to the
+/// next is its true size for most objects. The model whose predicted sizes equal the gaps
+/// most often wins; ties go to compressed oops, the JVM's default below 32 GB heaps.
+fn detect_model(
+    data: &[u8],
+    offsets: &[u64],
+    ids: &IdMap,
+    classes: &mut Classes,
+    field_name: &dyn Fn(u64) -> String,
+    id_size: IdSize,
+) -> VmModel {
+    let candidates = [
+        VmModel::COMPRESSED,
+        VmModel::WIDE_OOPS,
+        VmModel::UNCOMPRESSED,
+    ];
+    let n = offsets.len();
+    if n < 2 {
+        return candidates[0];
+    }
+    let step = (n / MODEL_SAMPLE).max(1);
+    let sample: Vec<usize> = (0..n - 1).step_by(step).collect();
+    let ignore = AtomicU64::new(0);
+    let mut best = (0usize, candidates[0]);
+    for (i, model) in candidates.iter().enumerate() {
+        if i > 0 {
+            classes.relayout(field_name, id_size, model);
+        }
+        let class_class = classes.class_class;
+        let hits = sample
+            .par_iter()
+            .filter(|&&k| {
+                let (_, size) = size_object(
+                    data,
+                    offsets[k],
+                    id_size,
+                    classes,
+                    model,
+                    class_class,
+                    &ignore,
+                    &ignore,
+                );
+                ids.id(k as u32 + 1) - ids.id(k as u32) == size
+            })
+            .count();
+        if hits > best.0 {
+            best = (hits, *model);
+        }
+    }
+    if best.1 != candidates[candidates.len() - 1] {
+        classes.relayout(field_name, id_size, &best.1);
+    }
+    best.1
 }
 
 #[allow(clippy::too_many_arguments)]
