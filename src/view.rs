@@ -293,7 +293,17 @@ impl<'a> HeapView<'a> {
     /// `Java frame of thread "worker" at Foo.run(Foo.java:12)`.
     pub fn describe_root(&self, v: u32) -> Option<String> {
         let entries = self.roots_of(v);
-        let e = entries.iter().find(|e| !e.via_thread).or(entries.first())?;
+        // A thread's own object is also a local of its run() frame: name it as the thread.
+        let rank = |e: &&RootEntry| match e.kind {
+            RootKind::ThreadObject => 0,
+            _ if e.via_thread => 3,
+            RootKind::JavaFrame
+            | RootKind::JniLocal
+            | RootKind::NativeStack
+            | RootKind::ThreadBlock => 2,
+            _ => 1,
+        };
+        let e = entries.iter().min_by_key(rank)?;
         Some(match e.kind {
             RootKind::ThreadObject => match self.string_field(v, "name") {
                 Some(name) => format!("thread \"{name}\""),
@@ -340,5 +350,325 @@ impl<'a> HeapView<'a> {
             .into_par_iter()
             .filter(|&v| wanted[of[v as usize] as usize] && self.index.class_of_mirror(v).is_none())
             .collect()
+    }
+}
+
+/// At most this many elements are read from one collection: a guard against cycles in a
+/// damaged dump, far above anything a rule needs.
+const MAX_ELEMENTS: usize = 50_000_000;
+
+/// Reading objects by class name, primitive fields, and the JDK 17 collections (HashMap,
+/// HashSet, LinkedHashMap, ConcurrentHashMap, `Collections$SetFromMap`,
+/// LinkedBlockingQueue, ArrayList, LinkedList, the atomics). Every walker returns `None`
+/// (or an empty result) on a shape it does not know instead of failing: rules read dumps of
+/// library versions nobody tested.
+impl<'a> HeapView<'a> {
+    /// Class indices named exactly `name` (`java.util.HashMap`, `Foo$Bar`).
+    pub fn classes_named(&self, name: &str) -> Vec<u32> {
+        self.index.classes.named(name).collect()
+    }
+
+    /// Instances (not class objects) of the classes named `name`, and of their subclasses
+    /// if `include_subclasses`; in node order.
+    pub fn instances_named(&self, name: &str, include_subclasses: bool) -> Vec<u32> {
+        let mut out = Vec::new();
+        for c in self.classes_named(name) {
+            out.extend(self.instances_of(c, include_subclasses));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// True if node `v` is an instance of the class named `name` or of a subclass of it.
+    pub fn is_instance_of(&self, v: u32, name: &str) -> bool {
+        if self.index.class_of_mirror(v).is_some() {
+            return false;
+        }
+        let classes = &self.index.classes;
+        let mut c = self.index.objects.class(v);
+        for _ in 0..10_000 {
+            let info = classes.get(c);
+            if info.name == name {
+                return true;
+            }
+            match info.super_class {
+                Some(s) => c = s,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// An integral field (byte, short, char, int, long) as i64.
+    pub fn int_field(&self, v: u32, name: &str) -> Option<i64> {
+        match self.field(v, name)? {
+            Value::Byte(b) => Some(b as i64),
+            Value::Short(s) => Some(s as i64),
+            Value::Char(c) => Some(c as i64),
+            Value::Int(i) => Some(i as i64),
+            Value::Long(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A boolean field.
+    pub fn bool_field(&self, v: u32, name: &str) -> Option<bool> {
+        match self.field(v, name)? {
+            Value::Boolean(b) => Some(b),
+            Value::Byte(b) => Some(b != 0),
+            _ => None,
+        }
+    }
+
+    /// The constant name of a `java.lang.Enum` instance.
+    pub fn enum_name(&self, v: u32) -> Option<String> {
+        self.string_field(v, "name")
+    }
+
+    /// The value of an AtomicLong, AtomicInteger or AtomicBoolean (its `value` field).
+    pub fn atomic_value(&self, v: u32) -> Option<i64> {
+        match self.field(v, "value")? {
+            Value::Boolean(b) => Some(b as i64),
+            Value::Int(i) => Some(i as i64),
+            Value::Long(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A static field of the (first) class named `class`.
+    pub fn static_value(&self, class: &str, field: &str) -> Option<Value> {
+        self.index
+            .classes
+            .named(class)
+            .find_map(|c| self.index.classes.get(c).static_field(field))
+            .map(|s| s.value)
+    }
+
+    /// The node a static reference field of the class named `class` points to.
+    pub fn static_ref(&self, class: &str, field: &str) -> Option<u32> {
+        match self.static_value(class, field)? {
+            Value::Object(id) if id != 0 => self.node(id),
+            _ => None,
+        }
+    }
+
+    /// Follows a reference field; `None` for a missing field, null or a non-reference.
+    fn follow(&self, v: u32, name: &str) -> Option<u32> {
+        self.field_ref(v, name)
+    }
+
+    /// The (key, value) pairs of a `java.util.HashMap` (or LinkedHashMap, or a subclass)
+    /// or a `java.util.concurrent.ConcurrentHashMap`, from its table: each bin's `next`
+    /// chain (treeified HashMap bins keep it too; ConcurrentHashMap `TreeBin`s are read
+    /// through `first`). `None` if `map` has no `table` array. Null keys or values are
+    /// `None`.
+    pub fn map_entries(&self, map: u32) -> Option<Vec<(Option<u32>, Option<u32>)>> {
+        let table_id = match self.field(map, "table")? {
+            Value::Object(id) => id,
+            _ => return None,
+        };
+        if table_id == 0 {
+            return Some(Vec::new());
+        }
+        let table = self.node(table_id)?;
+        let slots = self.array_refs(table)?;
+        let mut out = Vec::new();
+        for id in slots {
+            if id == 0 {
+                continue;
+            }
+            let Some(mut node) = self.node(id) else {
+                continue;
+            };
+            // ConcurrentHashMap: a TreeBin holds its nodes under `first`; a
+            // ForwardingNode (mid-resize) points at the new table, whose nodes are copies.
+            if self.class(node).name.ends_with("ConcurrentHashMap$TreeBin") {
+                match self.follow(node, "first") {
+                    Some(f) => node = f,
+                    None => continue,
+                }
+            } else if self
+                .class(node)
+                .name
+                .ends_with("ConcurrentHashMap$ForwardingNode")
+            {
+                continue;
+            }
+            let mut cur = Some(node);
+            let mut steps = 0usize;
+            while let Some(n) = cur {
+                steps += 1;
+                if steps > MAX_ELEMENTS || out.len() > MAX_ELEMENTS {
+                    return Some(out);
+                }
+                let key = self.follow(n, "key");
+                let value = self.follow(n, "value").or_else(|| self.follow(n, "val"));
+                out.push((key, value));
+                cur = self.follow(n, "next");
+            }
+        }
+        Some(out)
+    }
+
+    /// The elements of a set: `java.util.HashSet` / `LinkedHashSet` (`map`),
+    /// `Collections$SetFromMap` (`m`), `ConcurrentHashMap$KeySetView` (`map`), or a map's
+    /// keys if given a map. `None` for other shapes.
+    pub fn set_elements(&self, set: u32) -> Option<Vec<u32>> {
+        let backing = if self.class(set).field("table").is_some() {
+            set
+        } else {
+            self.follow(set, "map").or_else(|| self.follow(set, "m"))?
+        };
+        let entries = self.map_entries(backing)?;
+        Some(entries.into_iter().filter_map(|(k, _)| k).collect())
+    }
+
+    /// The items of a `java.util.concurrent.LinkedBlockingQueue` (or another queue linked
+    /// through `head` -> `next` with `item`s; the head is a dummy), in queue order.
+    pub fn queue_items(&self, queue: u32) -> Option<Vec<u32>> {
+        let head = self.follow(queue, "head")?;
+        let mut out = Vec::new();
+        let mut cur = self.follow(head, "next");
+        let mut prev = head;
+        while let Some(n) = cur {
+            if n == prev || out.len() > MAX_ELEMENTS {
+                break;
+            }
+            if let Some(item) = self.follow(n, "item") {
+                out.push(item);
+            }
+            prev = n;
+            cur = self.follow(n, "next");
+        }
+        Some(out)
+    }
+
+    /// The elements of a `java.util.ArrayList` (`elementData` up to `size`), a
+    /// `java.util.LinkedList` (`first` -> `next`, `item`), or an object array. Null
+    /// elements are skipped.
+    pub fn list_elements(&self, list: u32) -> Option<Vec<u32>> {
+        if let Some(ids) = self.array_refs(list) {
+            return Some(ids.into_iter().filter_map(|id| self.node(id)).collect());
+        }
+        if let Some(data) = self.follow(list, "elementData") {
+            let size = self.int_field(list, "size")?.max(0) as usize;
+            let ids = self.array_refs(data)?;
+            return Some(
+                ids.into_iter()
+                    .take(size)
+                    .filter_map(|id| self.node(id))
+                    .collect(),
+            );
+        }
+        if self.class(list).field("first").is_some() {
+            let mut out = Vec::new();
+            let mut cur = self.follow(list, "first");
+            while let Some(n) = cur {
+                if out.len() > MAX_ELEMENTS {
+                    break;
+                }
+                if let Some(item) = self.follow(n, "item") {
+                    out.push(item);
+                }
+                cur = self.follow(n, "next");
+            }
+            return Some(out);
+        }
+        None
+    }
+
+    /// Length of an array node.
+    pub fn array_len(&self, v: u32) -> Option<u64> {
+        match self.index.record(v).ok()? {
+            SubRecord::PrimArray { len, .. } => Some(len as u64),
+            SubRecord::ObjArray { data, .. } => {
+                Some((data.len() / self.index.header.id_size.bytes()) as u64)
+            }
+            _ => None,
+        }
+    }
+
+    /// The class objects whose defining loader is the object `loader` (CLASS DUMP loader
+    /// ids), as class indices.
+    pub fn classes_defined_by(&self, loader: u32) -> Vec<u32> {
+        let id = self.id(loader);
+        (0..self.index.classes.len() as u32)
+            .filter(|&c| self.index.classes.get(c).dump.loader_id == id)
+            .collect()
+    }
+
+    /// The node of a class's `java.lang.Class` object.
+    pub fn class_node(&self, class: u32) -> Option<u32> {
+        self.node(self.index.classes.get(class).id)
+    }
+
+    /// True if node `v` is itself a GC root.
+    pub fn is_gc_root(&self, v: u32) -> bool {
+        !self.roots_of(v).is_empty()
+    }
+
+    /// What the instances in `nodes` retain together, each byte once: the sum of the
+    /// retained sizes of those no other member dominates. One walk of the dominator tree.
+    pub fn retained_together(&self, nodes: &[u32]) -> u64 {
+        if nodes.is_empty() {
+            return 0;
+        }
+        let mut member = vec![false; self.tree.num_nodes()];
+        for &v in nodes {
+            if let Some(m) = member.get_mut(v as usize) {
+                *m = true;
+            }
+        }
+        let mut total = 0u64;
+        let mut stack = vec![self.graph.root];
+        while let Some(v) = stack.pop() {
+            if member[v as usize] {
+                total += self.retained(v);
+                continue;
+            }
+            stack.extend_from_slice(self.tree.successors(v));
+        }
+        total
+    }
+}
+
+impl HeapView<'_> {
+    /// The number of elements of a collection, from its own bookkeeping: `size` (HashMap,
+    /// ArrayList, LinkedList), `map`/`m` (HashSet, `Collections$SetFromMap`), `baseCount` +
+    /// `counterCells` (ConcurrentHashMap), `count` (LinkedBlockingQueue's AtomicInteger),
+    /// `elementCount` (ZooKeeper's BitHashSet). `None` for other shapes.
+    pub fn collection_size(&self, v: u32) -> Option<i64> {
+        let class = self.class(v);
+        if class.field("baseCount").is_some() {
+            let mut n = self.int_field(v, "baseCount")?;
+            if let Some(cells) = self.field_ref(v, "counterCells") {
+                for id in self.array_refs(cells).unwrap_or_default() {
+                    if let Some(c) = self.node(id) {
+                        n += self.int_field(c, "value").unwrap_or(0);
+                    }
+                }
+            }
+            return Some(n);
+        }
+        if class.field("size").is_some() {
+            return self.int_field(v, "size");
+        }
+        if class.field("elementCount").is_some() {
+            return self.int_field(v, "elementCount");
+        }
+        if class.field("count").is_some() {
+            return match self.field(v, "count")? {
+                Value::Object(_) => self.atomic_value(self.field_ref(v, "count")?),
+                _ => self.int_field(v, "count"),
+            };
+        }
+        let inner = self
+            .field_ref(v, "map")
+            .or_else(|| self.field_ref(v, "m"))?;
+        if inner == v {
+            return None;
+        }
+        self.collection_size(inner)
     }
 }
