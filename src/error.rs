@@ -41,7 +41,8 @@ pub enum ErrorKind {
 pub struct Error {
     /// The category, for matching in tests and exit-code decisions.
     pub kind: ErrorKind,
-    /// Byte offset in the (inflated) dump where the problem was found, if it concerns bytes.
+    /// Byte offset where the problem was found, if it concerns bytes: in the inflated dump,
+    /// except for `Gzip` errors, whose offsets are in the compressed file.
     pub offset: Option<u64>,
     /// The enclosing record or sub-record: its name and start offset.
     pub record: Option<(&'static str, u64)>,

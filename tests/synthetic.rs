@@ -87,7 +87,8 @@ fn many_segments_and_late_class_dumps_give_the_same_answer() {
     }
     let f0 = w.string("f0");
     let f1 = w.string("f1");
-    let objs: Vec<Box<dyn Fn(&mut Heap)>> = vec![
+    type Emit = Box<dyn Fn(&mut Heap)>;
+    let objs: Vec<Emit> = vec![
         Box::new(|h| h.instance(0x1000, 0x120, &[0x1010, 0x1020])),
         Box::new(|h| h.instance(0x1010, 0x120, &[0x1030, 0])),
         Box::new(|h| h.instance(0x1020, 0x120, &[0x1030, 0])),
@@ -357,9 +358,9 @@ proptest! {
             }
         }
         let doms = petgraph::algo::dominators::simple_fast(&g, vroot);
-        for i in 0..n {
+        for (i, &oracle_node) in nodes.iter().take(n).enumerate() {
             let ours = v.node(id(i)).unwrap();
-            let expected = doms.immediate_dominator(nodes[i]).map(|d| {
+            let expected = doms.immediate_dominator(oracle_node).map(|d| {
                 if d == vroot { None } else { Some(id(d.index())) }
             });
             let got = if a.dom.is_reachable(ours) {

@@ -20,9 +20,10 @@
 //!   `1f 8b 08 00 00000000 04 03` on all others).
 //! * Every member inflates to at most `BLOCKSIZE` bytes, but not always exactly: the writer
 //!   hands over blocks that are nearly full (JDK 17: 548 of 1,068 members were exactly 1 MiB,
-//!   the others a few bytes to a few hundred bytes short), and JDK 21's parallel dump
-//!   concatenates separately written segment files, each ending in a short member. The last
-//!   member is short too. Each member's true size is its ISIZE trailer.
+//!   the others a few bytes to a few hundred bytes short); the newer two-phase parallel dump
+//!   (`VM_HeapDumpMerge` in `heapDumper.cpp`) concatenates separately compressed segment
+//!   files, each ending in a short member; and the last member is short. So each member's size
+//!   is taken from its own ISIZE trailer, with `BLOCKSIZE` only as an upper bound.
 //! * Deflate data never spans members, so members inflate independently.
 //!
 //! # The parallel strategy
@@ -57,6 +58,13 @@
 //! only ever over-estimate, so they move towards the start of the same map) and the rest are
 //! inflated into their slices; if the list does not fit the first layout, everything is
 //! inflated again into a fresh map. Correctness never depends on the guesses, only speed.
+//!
+//! # Cost
+//!
+//! The scan reads the compressed bytes once (about 0.1 s for 200 MiB); each member's CRC-32 is
+//! checked over its output (0.06 s per GiB); the rest is inflation and the kernel zeroing the
+//! fresh pages of the output map (about 0.5 s per GiB, spread over the threads). With flate2's
+//! `zlib-rs` backend, a 1.1 GB dump (208 MiB, 1,068 members) takes about 1.9 CPU-seconds.
 //!
 //! # Plain gzip
 //!
@@ -364,7 +372,7 @@ fn inflate_jvm(
         && members
             .iter()
             .zip(&placed)
-            .all(|(m, &to)| m.done_at.map_or(true, |from| to <= from));
+            .all(|(m, &to)| m.done_at.is_none_or(|from| to <= from));
     let members: Vec<Member> = if fits {
         // Moving towards the start, in ascending order, never overwrites bytes still to move.
         for (m, &to) in members.iter().zip(&placed) {
@@ -701,7 +709,7 @@ fn inflate_sequential(
 fn alloc_output(len: usize, temp_dir: &Path) -> Result<MmapMut> {
     // A zero-length map is refused by some systems; one spare byte costs nothing.
     let map_len = len.max(1);
-    if mem_available().map_or(true, |avail| map_len as u64 <= avail / 2) {
+    if mem_available().is_none_or(|avail| map_len as u64 <= avail / 2) {
         if let Ok(map) = MmapMut::map_anon(map_len) {
             return Ok(map);
         }
@@ -801,7 +809,7 @@ mod tests {
             match x % 4 {
                 0 => out.extend_from_slice(b"java/lang/String"),
                 1 => out.extend_from_slice(&(out.len() as u32).to_be_bytes()),
-                2 => out.extend(std::iter::repeat(0).take((x >> 8) as usize % 40)),
+                2 => out.extend(std::iter::repeat_n(0, (x >> 8) as usize % 40)),
                 _ => out.extend_from_slice(&x.to_le_bytes()),
             }
         }
