@@ -372,3 +372,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn old_single_record_dumps_and_android_sub_records_are_read() {
+    // JAVA PROFILE 1.0.1: one HEAP_DUMP record holding everything.
+    let (seg, _) = diamond(4);
+    let header_len = "JAVA PROFILE 1.0.2\0".len() + 12;
+    let mut old = HprofWriter::with_version(4, "1.0.1").buf;
+    let mut rest = seg[header_len..].to_vec();
+    // Turn every HEAP_DUMP_SEGMENT (0x1C) into HEAP_DUMP (0x0C), walking record headers.
+    let mut pos = 0;
+    while pos < rest.len() {
+        let len = u32::from_be_bytes(rest[pos + 5..pos + 9].try_into().unwrap()) as usize;
+        if rest[pos] == 0x1C {
+            rest[pos] = 0x0C;
+        }
+        pos += 9 + len;
+    }
+    old.extend_from_slice(&rest);
+    let a = Analysed::new(&old);
+    assert_eq!(a.index.header.version, 1);
+    let v = a.view();
+    assert_eq!(
+        v.retained(v.node(0x1000).unwrap()),
+        4 * node_size(4, 2) + 112
+    );
+
+    // JAVA PROFILE 1.0.3 (Android): heap-info and extra root sub-records.
+    let mut world = World::new(8, 2);
+    world.w.buf[..19].copy_from_slice(b"JAVA PROFILE 1.0.3\0");
+    let node = world.node;
+    let heap_name = world.w.string("app");
+    let mut h = Heap::new(8);
+    h.buf.push(0xFE); // HEAP_DUMP_INFO
+    h.buf.extend_from_slice(&1u32.to_be_bytes());
+    h.buf.extend_from_slice(&heap_name.to_be_bytes());
+    h.buf.push(0x89); // ROOT_INTERNED_STRING
+    h.buf.extend_from_slice(&0x1000u64.to_be_bytes());
+    h.buf.push(0x8E); // ROOT_JNI_MONITOR
+    h.buf.extend_from_slice(&0x1010u64.to_be_bytes());
+    h.buf.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+    for c in [world.object, world.class, node, world.bytes] {
+        h.root_class(c);
+    }
+    h.instance(0x1000, node, &[0, 0]);
+    h.instance(0x1010, node, &[0x1000, 0]);
+    world.w.segment(&h);
+    let a = Analysed::new(&world.w.buf);
+    assert_eq!(a.index.header.version, 3);
+    assert_eq!(a.view().summary().unreachable_objects, 0);
+    assert_eq!(
+        a.view()
+            .describe_root(a.index.node(0x1000).unwrap())
+            .unwrap(),
+        "interned string"
+    );
+}
