@@ -21,6 +21,7 @@ use crate::progress::Progress;
 use crate::report::build::{self as rb, SortBy};
 use crate::report::model::*;
 use crate::report::{json, table, Format};
+use crate::rules::{self, config::CheckConfig, Severity};
 use crate::view::HeapView;
 
 /// What to do, validated: the command line's meaning, not its spelling.
@@ -78,6 +79,24 @@ pub enum Command {
         /// Array elements to show.
         elements: usize,
     },
+    /// The CI gate: run the rules and budgets, fail at or above a severity.
+    Check {
+        /// Findings at or above this severity fail the check.
+        fail_on: Severity,
+        /// Thresholds, disabled rules and budgets.
+        rules: CheckConfig,
+    },
+    /// List the rules (reads no dump).
+    Rules,
+}
+
+/// How a command ended, for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (for `check`: nothing at or above the level).
+    Passed,
+    /// `check` found something at or above the level (exit code 1).
+    Failed,
 }
 
 /// The dump's bytes: mapped, or inflated from gzip.
@@ -126,7 +145,15 @@ fn load(cfg: &Config, progress: &dyn Progress) -> Result<Bytes, Error> {
 }
 
 /// Runs the configured command, writing its report to `out`.
-pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result<()> {
+pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result<Outcome> {
+    if let Command::Rules = cfg.command {
+        let r = rb::rules_report();
+        match cfg.format {
+            Format::Json => json::write(out, &r)?,
+            Format::Text => table::write_rules(out, &r)?,
+        }
+        return Ok(Outcome::Passed);
+    }
     let path = cfg.dump.display().to_string();
     let bytes = load(cfg, progress).with_context(|| path.clone())?;
     let index = HeapIndex::build(
@@ -221,17 +248,24 @@ fn dump_info(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes) -> DumpInfo {
     }
 }
 
-fn report(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes, out: &mut dyn Write) -> Result<()> {
+fn report(
+    cfg: &Config,
+    view: &HeapView<'_>,
+    bytes: &Bytes,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
     let reachable = view.reachable_bytes();
     match &cfg.command {
         Command::Analyze {
             top,
             histogram: rows,
         } => {
+            let findings = rules::run(view, &CheckConfig::default());
             let h = histogram::histogram(view.index, view.dom, view.tree, view.retained);
             let r = AnalyzeReport {
                 schema: SCHEMA,
                 dump: dump_info(cfg, view, bytes),
+                findings: findings.iter().map(|f| rb::finding(view, f)).collect(),
                 summary: rb::summary(view),
                 top: rb::top_objects(view, *top),
                 histogram: rb::histogram_rows(view, &h, SortBy::Retained, *rows, None),
@@ -284,6 +318,29 @@ fn report(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes, out: &mut dyn Write)
                 Format::Text => table::write_inspect(out, &r)?,
             }
         }
+        Command::Check { fail_on, rules: rc } => {
+            let findings = rules::run(view, rc);
+            let failed = findings.iter().any(|f| f.severity >= *fail_on);
+            let r = CheckReport {
+                schema: SCHEMA,
+                dump: cfg.dump.display().to_string(),
+                reachable_bytes: reachable,
+                fail_on: fail_on.name().into(),
+                failed,
+                findings: findings.iter().map(|f| rb::finding(view, f)).collect(),
+            };
+            match cfg.format {
+                Format::Json => json::write(out, &r)?,
+                Format::Text => table::write_check(out, &r)?,
+            }
+            return Ok(if failed {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            });
+        }
+        // Handled before the dump is read.
+        Command::Rules => {}
     }
-    Ok(())
+    Ok(Outcome::Passed)
 }

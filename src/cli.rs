@@ -15,6 +15,7 @@ use crate::index::VmModel;
 use crate::progress::Progress;
 use crate::report::build::SortBy;
 use crate::report::Format;
+use crate::rules::Severity;
 
 /// Why did this JVM run out of memory? Reads an HPROF heap dump (.hprof or .hprof.gz) and
 /// reports what holds the memory: dominator tree, retained sizes, histogram, GC-root paths.
@@ -97,6 +98,26 @@ enum Cmd {
         #[arg(long)]
         include_weak: bool,
     },
+    /// CI gate: run the rules (and the config's budgets); exit 1 if a finding is at or above
+    /// --fail-on, 0 if none is, 2 on bad usage or an unreadable dump.
+    ///
+    /// The --config file (TOML) sets thresholds per rule (`[rules."RULE-ID"]`, names as
+    /// listed by `heapsleuth rules`), switches rules off (`enabled = false`) and adds
+    /// budgets (`[[budget]] class = "com.example.Foo" include_subclasses = true
+    /// max_retained_bytes = N | max_retained_share = 0.2 | max_instances = N severity =
+    /// "critical"`).
+    Check {
+        /// The heap dump.
+        dump: PathBuf,
+        /// Fail on findings at or above this severity.
+        #[arg(long, value_enum, default_value_t = FailOnArg::Warning)]
+        fail_on: FailOnArg,
+        /// TOML file with thresholds, disabled rules and budgets.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Every rule: id, pack, default thresholds and what it finds.
+    Rules,
     /// One object: class, sizes, fields with values, array contents, referrers.
     Inspect {
         /// The heap dump.
@@ -113,6 +134,13 @@ enum Cmd {
 enum FormatArg {
     Text,
     Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FailOnArg {
+    Info,
+    Warning,
+    Critical,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -205,6 +233,23 @@ pub fn config(cli: Cli) -> anyhow::Result<Parsed> {
                 include_weak,
             },
         ),
+        Cmd::Check {
+            dump,
+            fail_on,
+            config,
+        } => {
+            let rules = match config {
+                Some(p) => crate::rules::config::CheckConfig::load(&p)?,
+                None => Default::default(),
+            };
+            let fail_on = match fail_on {
+                FailOnArg::Info => Severity::Info,
+                FailOnArg::Warning => Severity::Warning,
+                FailOnArg::Critical => Severity::Critical,
+            };
+            (dump, Command::Check { fail_on, rules })
+        }
+        Cmd::Rules => (PathBuf::new(), Command::Rules),
         Cmd::Inspect {
             dump,
             object,
@@ -400,12 +445,16 @@ pub fn main() -> i32 {
     let progress = TerminalProgress::new(parsed.quiet);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let res = app::run(&parsed.config, &progress, &mut out).and_then(|()| Ok(out.flush()?));
+    let res = app::run(&parsed.config, &progress, &mut out).and_then(|o| {
+        out.flush()?;
+        Ok(o)
+    });
     if parsed.timings && !parsed.quiet {
         let _ = progress.write_timings(&mut std::io::stderr());
     }
     match res {
-        Ok(()) => 0,
+        Ok(app::Outcome::Passed) => 0,
+        Ok(app::Outcome::Failed) => 1,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("heapsleuth: error: {e:#}");

@@ -353,8 +353,8 @@ impl<'a> HeapView<'a> {
     }
 }
 
-/// At most this many elements are read from one collection: a guard against cycles in a
-/// damaged dump, far above anything a rule needs.
+/// At most this many elements are read from one collection (and never more than the heap
+/// has objects): a guard against cycles in a damaged dump, far above anything a rule needs.
 const MAX_ELEMENTS: usize = 50_000_000;
 
 /// Reading objects by class name, primitive fields, and the JDK 17 collections (HashMap,
@@ -453,6 +453,12 @@ impl<'a> HeapView<'a> {
         }
     }
 
+    /// The most steps a walk of linked nodes takes: a collection cannot hold more distinct
+    /// nodes than the heap has objects, so a longer walk is a cycle in a damaged dump.
+    fn max_walk(&self) -> usize {
+        self.len().min(MAX_ELEMENTS)
+    }
+
     /// Follows a reference field; `None` for a missing field, null or a non-reference.
     fn follow(&self, v: u32, name: &str) -> Option<u32> {
         self.field_ref(v, name)
@@ -499,7 +505,7 @@ impl<'a> HeapView<'a> {
             let mut steps = 0usize;
             while let Some(n) = cur {
                 steps += 1;
-                if steps > MAX_ELEMENTS || out.len() > MAX_ELEMENTS {
+                if steps > self.max_walk() || out.len() > self.max_walk() {
                     return Some(out);
                 }
                 let key = self.follow(n, "key");
@@ -531,8 +537,10 @@ impl<'a> HeapView<'a> {
         let mut out = Vec::new();
         let mut cur = self.follow(head, "next");
         let mut prev = head;
+        let mut steps = 0usize;
         while let Some(n) = cur {
-            if n == prev || out.len() > MAX_ELEMENTS {
+            steps += 1;
+            if n == prev || steps > self.max_walk() {
                 break;
             }
             if let Some(item) = self.follow(n, "item") {
@@ -564,8 +572,10 @@ impl<'a> HeapView<'a> {
         if self.class(list).field("first").is_some() {
             let mut out = Vec::new();
             let mut cur = self.follow(list, "first");
+            let mut steps = 0usize;
             while let Some(n) = cur {
-                if out.len() > MAX_ELEMENTS {
+                steps += 1;
+                if steps > self.max_walk() {
                     break;
                 }
                 if let Some(item) = self.follow(n, "item") {

@@ -159,27 +159,10 @@ pub fn warnings(view: &HeapView<'_>) -> Vec<String> {
 
 /// The path report for `target`.
 pub fn path(view: &HeapView<'_>, target: u32, include_weak: bool) -> PathReport {
-    let hops = view
-        .path_to(target, include_weak)
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| PathHop {
-            id: Id(view.id(s.node)),
-            class: view.display_class(s.node),
-            via: if i == 0 {
-                format!(
-                    "GC root: {}",
-                    view.describe_root(s.node)
-                        .unwrap_or_else(|| "unknown".into())
-                )
-            } else {
-                s.via
-            },
-            shallow: view.shallow(s.node),
-            retained: view.retained(s.node),
-        })
-        .collect();
+    let hops = path_hops(
+        view,
+        &view.path_to(target, include_weak).unwrap_or_default(),
+    );
     PathReport {
         schema: SCHEMA,
         target: Id(view.id(target)),
@@ -316,5 +299,89 @@ pub fn inspect(view: &HeapView<'_>, v: u32, max_elems: usize) -> InspectReport {
         fields,
         referrers,
         referrer_count: referrers_all.len() as u64,
+    }
+}
+
+/// A GC-root path as report hops (the first hop says why it is a root).
+pub fn path_hops(view: &HeapView<'_>, steps: &[crate::view::PathStep]) -> Vec<PathHop> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PathHop {
+            id: Id(view.id(s.node)),
+            class: view.display_class(s.node),
+            via: if i == 0 {
+                format!(
+                    "GC root: {}",
+                    view.describe_root(s.node)
+                        .unwrap_or_else(|| "unknown".into())
+                )
+            } else {
+                s.via.clone()
+            },
+            shallow: view.shallow(s.node),
+            retained: view.retained(s.node),
+        })
+        .collect()
+}
+
+/// A finding as report data.
+pub fn finding(view: &HeapView<'_>, f: &crate::rules::Finding) -> FindingReport {
+    use crate::rules::Metric;
+    let metrics = f
+        .metrics
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Metric::Int(i) => serde_json::Value::from(*i),
+                Metric::Ratio(r) => serde_json::Number::from_f64(*r)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null),
+                Metric::Text(t) => serde_json::Value::from(t.clone()),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    FindingReport {
+        rule: f.rule.to_string(),
+        severity: f.severity.name().to_string(),
+        title: f.title.clone(),
+        objects: f
+            .objects
+            .iter()
+            .map(|&v| FindingObject {
+                id: Id(view.id(v)),
+                class: view.display_class(v),
+            })
+            .collect(),
+        retained: f.retained,
+        heap_share: crate::rules::share(view, f.retained),
+        metrics,
+        path: path_hops(view, &f.path),
+        advice: f.advice.clone(),
+    }
+}
+
+/// Every rule, for `rules`.
+pub fn rules_report() -> RulesReport {
+    RulesReport {
+        schema: SCHEMA,
+        rules: crate::rules::all()
+            .iter()
+            .map(|r| RuleInfo {
+                id: r.id().into(),
+                pack: r.pack().into(),
+                description: r.description().into(),
+                thresholds: r
+                    .thresholds()
+                    .iter()
+                    .map(|t| ThresholdInfo {
+                        name: t.name.into(),
+                        default: t.default,
+                        help: t.help.into(),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }

@@ -113,6 +113,8 @@ pub struct AnalyzeReport {
     pub schema: u32,
     /// The dump.
     pub dump: DumpInfo,
+    /// What the rules found, most severe first.
+    pub findings: Vec<FindingReport>,
     /// Totals.
     pub summary: Summary,
     /// Top retainers.
@@ -225,4 +227,86 @@ pub struct InspectReport {
     pub referrers: Vec<Referrer>,
     /// Total number of referrers.
     pub referrer_count: u64,
+}
+
+/// An object a finding names.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingObject {
+    /// Object id.
+    pub id: Id,
+    /// Class (`class Foo` for class objects).
+    pub class: String,
+}
+
+/// What a rule found.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingReport {
+    /// Rule id (`zookeeper.watch-table-bloat`, or `budget`).
+    pub rule: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// One line with the numbers.
+    pub title: String,
+    /// The objects involved, the main one first.
+    pub objects: Vec<FindingObject>,
+    /// Bytes they retain together.
+    pub retained: u64,
+    /// That as a share of the reachable heap (0..1).
+    pub heap_share: f64,
+    /// The numbers that prove it, in the rule's order.
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Shortest path from a GC root to the main object.
+    pub path: Vec<PathHop>,
+    /// What to do.
+    pub advice: String,
+}
+
+/// `check`: the CI gate.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// Schema version.
+    pub schema: u32,
+    /// The dump.
+    pub dump: String,
+    /// Bytes reachable from GC roots.
+    pub reachable_bytes: u64,
+    /// The level at or above which a finding fails the check.
+    pub fail_on: String,
+    /// True if some finding is at or above `fail_on` (the exit code is then 1).
+    pub failed: bool,
+    /// Findings, most severe and biggest first.
+    pub findings: Vec<FindingReport>,
+}
+
+/// One tunable threshold of a rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdInfo {
+    /// Name in the config file.
+    pub name: String,
+    /// Default value.
+    pub default: f64,
+    /// Meaning.
+    pub help: String,
+}
+
+/// One rule for `rules`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleInfo {
+    /// Rule id.
+    pub id: String,
+    /// Pack.
+    pub pack: String,
+    /// One line.
+    pub description: String,
+    /// Thresholds with defaults.
+    pub thresholds: Vec<ThresholdInfo>,
+}
+
+/// `rules`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RulesReport {
+    /// Schema version.
+    pub schema: u32,
+    /// Every rule.
+    pub rules: Vec<RuleInfo>,
 }

@@ -168,11 +168,143 @@ pub fn write_summary(out: &mut dyn Write, d: &DumpInfo, s: &Summary) -> io::Resu
     writeln!(out, "{t}")
 }
 
+/// A metric value as text: integers with thousands separators, ratios as percent.
+fn metric_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => count(u),
+            (None, Some(i), _) => format!("-{}", count(i.unsigned_abs())),
+            (_, _, Some(f)) => format!("{:.1}%", f * 100.0),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes findings: severity, rule and title, then metrics, objects, GC-root path and
+/// advice of each.
+pub fn write_findings(out: &mut dyn Write, findings: &[FindingReport]) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "No findings: no rule fired.");
+    }
+    writeln!(out, "Findings ({})", findings.len())?;
+    for (i, f) in findings.iter().enumerate() {
+        writeln!(
+            out,
+            "\n{}. [{}] {}\n   {}",
+            i + 1,
+            f.severity.to_uppercase(),
+            f.rule,
+            f.title
+        )?;
+        if !f.metrics.is_empty() {
+            let mut t = table(&["Metric", "Value"]);
+            for (k, v) in &f.metrics {
+                t.add_row(vec![Cell::new(k), Cell::new(metric_text(v))]);
+            }
+            writeln!(out, "{t}")?;
+        }
+        if !f.objects.is_empty() {
+            let shown: Vec<String> = f
+                .objects
+                .iter()
+                .take(5)
+                .map(|o| format!("{} ({})", o.id, o.class))
+                .collect();
+            let more = if f.objects.len() > 5 {
+                format!(", and {} more", f.objects.len() - 5)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "   Objects: {}{more}; retained {} ({:.1}% of the heap)",
+                shown.join(", "),
+                bytes(f.retained),
+                f.heap_share * 100.0
+            )?;
+        }
+        if !f.path.is_empty() {
+            writeln!(out, "   Path from a GC root:")?;
+            for (i, h) in f.path.iter().enumerate() {
+                if i == 0 {
+                    writeln!(out, "     {} {} [{}]", h.class, h.id, h.via)?;
+                } else {
+                    writeln!(
+                        out,
+                        "     {}└ {} → {} {} ({})",
+                        " ".repeat((i - 1).min(12)),
+                        h.via,
+                        h.class,
+                        h.id,
+                        bytes(h.retained)
+                    )?;
+                }
+            }
+        }
+        writeln!(out, "   Advice: {}", f.advice)?;
+    }
+    Ok(())
+}
+
+/// Writes `check`'s report: the findings and the verdict.
+pub fn write_check(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
+    write_findings(out, &r.findings)?;
+    let failing = r
+        .findings
+        .iter()
+        .filter(|f| severity_rank(&f.severity) >= severity_rank(&r.fail_on))
+        .count();
+    if r.failed {
+        writeln!(
+            out,
+            "\ncheck FAILED: {failing} finding(s) at or above {}",
+            r.fail_on
+        )
+    } else {
+        writeln!(out, "\ncheck passed: nothing at or above {}", r.fail_on)
+    }
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+/// Writes the rule list.
+pub fn write_rules(out: &mut dyn Write, r: &RulesReport) -> io::Result<()> {
+    let mut t = table(&["Rule", "Pack", "Default thresholds", "Description"]);
+    for rule in &r.rules {
+        let th: Vec<String> = rule
+            .thresholds
+            .iter()
+            .map(|t| format!("{} = {}", t.name, t.default))
+            .collect();
+        t.add_row(vec![
+            Cell::new(&rule.id),
+            Cell::new(&rule.pack),
+            Cell::new(th.join("\n")),
+            Cell::new(&rule.description),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "Budgets (rule id `budget`) come from the --config file; see `heapsleuth check --help`."
+    )
+}
+
 /// Writes `analyze`'s report.
 pub fn write_analyze(out: &mut dyn Write, r: &AnalyzeReport) -> io::Result<()> {
     for w in &r.warnings {
         writeln!(out, "warning: {w}")?;
     }
+    write_findings(out, &r.findings)?;
+    writeln!(out)?;
     write_summary(out, &r.dump, &r.summary)?;
     writeln!(
         out,
