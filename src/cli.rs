@@ -36,7 +36,7 @@ struct Global {
     /// Worker threads (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// No progress bars or timing lines.
+    /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
     /// Analyse the part of a truncated or corrupt dump before the damage instead of failing.
@@ -449,7 +449,7 @@ pub fn main() -> i32 {
         out.flush()?;
         Ok(o)
     });
-    if parsed.timings && !parsed.quiet {
+    if parsed.timings {
         let _ = progress.write_timings(&mut std::io::stderr());
     }
     match res {

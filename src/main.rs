@@ -1,5 +1,6 @@
 //! The `heapsleuth` binary: parse the command line, run, exit with a code.
-//! Exit codes: 0 success, 2 usage error or unreadable, invalid or corrupt dump.
+//! Exit codes: 0 success; 1 `check` found a finding at or above `--fail-on`;
+//! 2 usage error, bad config, or an unreadable, invalid or corrupt dump.
 
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(heapsleuth::cli::main() as u8)

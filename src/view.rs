@@ -346,9 +346,15 @@ impl<'a> HeapView<'a> {
             })
             .collect();
         let of = self.index.objects.classes();
+        let class_class = classes.class_class;
         (0..self.len() as u32)
             .into_par_iter()
-            .filter(|&v| wanted[of[v as usize] as usize] && self.index.class_of_mirror(v).is_none())
+            // Class objects count as instances of java.lang.Class only in the class table.
+            .filter(|&v| {
+                let c = of[v as usize];
+                wanted[c as usize]
+                    && (Some(c) != class_class || self.index.class_of_mirror(v).is_none())
+            })
             .collect()
     }
 }
