@@ -12,9 +12,8 @@ use anyhow::{Context, Result};
 use memmap2::Mmap;
 use regex::Regex;
 
-use crate::analysis::{dominators, histogram, retained};
+use crate::analysis::{histogram, Analysis};
 use crate::error::{Error, ErrorKind};
-use crate::graph::build as graph_build;
 use crate::hprof::gz;
 use crate::index::{HeapIndex, IndexOptions, VmModel};
 use crate::progress::Progress;
@@ -178,24 +177,8 @@ pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result
         }
     }
 
-    let graph = graph_build::build(&index, progress).with_context(|| path.clone())?;
-    progress.start("dominators", 0);
-    let dom = dominators::dominators(&graph.csr, graph.root);
-    progress.finish();
-    progress.start("retained sizes", 0);
-    let objects = &index.objects;
-    let root = graph.root;
-    let retained =
-        retained::retained_sizes(&dom, |v| if v == root { 0 } else { objects.shallow(v) });
-    let tree = dom.tree();
-    progress.finish();
-    let view = HeapView {
-        index: &index,
-        graph: &graph,
-        dom: &dom,
-        tree: &tree,
-        retained: &retained,
-    };
+    let analysis = Analysis::run(&index, progress).with_context(|| path.clone())?;
+    let view = HeapView::new(&index, &analysis);
 
     progress.start("report", 0);
     let res = report(cfg, &view, &bytes, out);

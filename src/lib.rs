@@ -8,27 +8,25 @@
 //! The stages as a library, on a dump shipped in `fixtures/`:
 //!
 //! ```
-//! use heapsleuth::analysis::{dominators, retained};
-//! use heapsleuth::graph::build;
+//! use heapsleuth::analysis::Analysis;
 //! use heapsleuth::hprof::gz;
 //! use heapsleuth::index::{HeapIndex, IndexOptions};
 //! use heapsleuth::progress::NoProgress;
+//! use heapsleuth::view::HeapView;
 //!
 //! let raw = std::fs::read("fixtures/core/tiny.hprof.gz")?;
 //! let dump = gz::inflate(&raw, &std::env::temp_dir(), &|_| {})?;
 //! let opts = IndexOptions { model: None, salvage: false };
 //! let index = HeapIndex::build(&dump, &opts, &NoProgress)?;
-//! let graph = build::build(&index, &NoProgress)?;
-//! let dom = dominators::dominators(&graph.csr, graph.root);
-//! let root = graph.root;
-//! let sizes = retained::retained_sizes(&dom, |v| if v == root { 0 } else { index.objects.shallow(v) });
+//! let analysis = Analysis::run(&index, &NoProgress)?;
+//! let view = HeapView::new(&index, &analysis);
 //!
 //! // The virtual root above all GC roots retains every reachable byte.
-//! let reachable: u64 = (0..index.objects.len() as u32)
-//!     .filter(|&v| dom.is_reachable(v))
-//!     .map(|v| index.objects.shallow(v))
+//! let reachable: u64 = (0..view.len() as u32)
+//!     .filter(|&v| view.dom.is_reachable(v))
+//!     .map(|v| view.shallow(v))
 //!     .sum();
-//! assert_eq!(sizes[root as usize], reachable);
+//! assert_eq!(view.reachable_bytes(), reachable);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

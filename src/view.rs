@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::dominators::Dominators;
-use crate::analysis::paths;
+use crate::analysis::{paths, Analysis};
 use crate::graph::build::{edge_label, frame_name, Graph, RootEntry};
 use crate::graph::csr::Csr;
 use crate::hprof::format::{BasicType, RootKind};
@@ -58,6 +58,17 @@ pub struct PathStep {
 }
 
 impl<'a> HeapView<'a> {
+    /// The view of an analysed index.
+    pub fn new(index: &'a HeapIndex<'a>, analysis: &'a Analysis) -> HeapView<'a> {
+        HeapView {
+            index,
+            graph: &analysis.graph,
+            dom: &analysis.dom,
+            tree: &analysis.tree,
+            retained: &analysis.retained,
+        }
+    }
+
     /// Totals for the whole heap.
     pub fn summary(&self) -> Summary {
         let n = self.index.objects.len() as u64;

@@ -422,10 +422,7 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod testing {
     //! Analyses fixtures for the rules' unit tests.
-    use crate::analysis::dominators::{self, Dominators};
-    use crate::analysis::retained;
-    use crate::graph::build::{self, Graph};
-    use crate::graph::csr::Csr;
+    use crate::analysis::Analysis;
     use crate::index::{HeapIndex, IndexOptions};
     use crate::progress::NoProgress;
     use crate::view::HeapView;
@@ -456,20 +453,8 @@ pub(crate) mod testing {
             &NoProgress,
         )
         .expect("indexes");
-        let graph: Graph = build::build(&index, &NoProgress).expect("graph");
-        let dom: Dominators = dominators::dominators(&graph.csr, graph.root);
-        let root = graph.root;
-        let objects = &index.objects;
-        let retained =
-            retained::retained_sizes(&dom, |v| if v == root { 0 } else { objects.shallow(v) });
-        let tree: Csr = dom.tree();
-        let view = HeapView {
-            index: &index,
-            graph: &graph,
-            dom: &dom,
-            tree: &tree,
-            retained: &retained,
-        };
+        let analysis = Analysis::run(&index, &NoProgress).expect("analysis");
+        let view = HeapView::new(&index, &analysis);
         f(&view)
     }
 

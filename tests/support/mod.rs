@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use heapsleuth::analysis::dominators::{self, Dominators};
-use heapsleuth::analysis::retained;
-use heapsleuth::graph::build::{self, Graph};
+use heapsleuth::analysis::dominators::Dominators;
+use heapsleuth::analysis::Analysis;
+use heapsleuth::graph::build::Graph;
 use heapsleuth::graph::csr::Csr;
 use heapsleuth::index::{HeapIndex, IndexOptions};
 use heapsleuth::progress::NoProgress;
@@ -271,13 +271,12 @@ impl<'a> Analysed<'a> {
     /// Runs every phase with options.
     pub fn with(data: &'a [u8], opts: IndexOptions) -> Analysed<'a> {
         let index = HeapIndex::build(data, &opts, &NoProgress).expect("dump indexes");
-        let graph = build::build(&index, &NoProgress).expect("graph builds");
-        let dom = dominators::dominators(&graph.csr, graph.root);
-        let root = graph.root;
-        let objects = &index.objects;
-        let retained =
-            retained::retained_sizes(&dom, |v| if v == root { 0 } else { objects.shallow(v) });
-        let tree = dom.tree();
+        let Analysis {
+            graph,
+            dom,
+            tree,
+            retained,
+        } = Analysis::run(&index, &NoProgress).expect("analysis runs");
         Analysed {
             index,
             graph,
