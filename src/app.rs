@@ -180,10 +180,15 @@ pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result
     let analysis = Analysis::run(&index, progress).with_context(|| path.clone())?;
     let view = HeapView::new(&index, &analysis);
 
-    progress.start("report", 0);
-    let res = report(cfg, &view, &bytes, out);
+    report(cfg, &view, &bytes, progress, out)
+}
+
+/// Runs `f` as a phase of its own, for progress and timings.
+fn phase<T>(progress: &dyn Progress, name: &'static str, f: impl FnOnce() -> T) -> T {
+    progress.start(name, 0);
+    let r = f();
     progress.finish();
-    res
+    r
 }
 
 /// Suggests `--salvage` for damaged dumps.
@@ -231,20 +236,42 @@ fn dump_info(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes) -> DumpInfo {
     }
 }
 
+/// Writes the report the command asks for; rules and the histogram time as phases of their own.
 fn report(
     cfg: &Config,
     view: &HeapView<'_>,
     bytes: &Bytes,
+    progress: &dyn Progress,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    progress.start("report", 0);
+    let res = write_report(cfg, view, bytes, progress, out);
+    progress.finish();
+    res
+}
+
+fn write_report(
+    cfg: &Config,
+    view: &HeapView<'_>,
+    bytes: &Bytes,
+    progress: &dyn Progress,
     out: &mut dyn Write,
 ) -> Result<Outcome> {
     let reachable = view.reachable_bytes();
+    let histogram = || {
+        phase(progress, "histogram", || {
+            histogram::histogram(view.index, view.dom, view.tree, view.retained)
+        })
+    };
+    let run_rules = |rc: &CheckConfig| phase(progress, "rules", || rules::run(view, rc));
     match &cfg.command {
         Command::Analyze {
             top,
             histogram: rows,
         } => {
-            let findings = rules::run(view, &CheckConfig::default());
-            let h = histogram::histogram(view.index, view.dom, view.tree, view.retained);
+            let findings = run_rules(&CheckConfig::default());
+            let h = histogram();
+            progress.start("report", 0);
             let r = AnalyzeReport {
                 schema: SCHEMA,
                 dump: dump_info(cfg, view, bytes),
@@ -271,7 +298,8 @@ fn report(
             }
         }
         Command::Histogram { sort, n, grep } => {
-            let h = histogram::histogram(view.index, view.dom, view.tree, view.retained);
+            let h = histogram();
+            progress.start("report", 0);
             let r = HistogramReport {
                 schema: SCHEMA,
                 reachable_bytes: reachable,
@@ -302,7 +330,8 @@ fn report(
             }
         }
         Command::Check { fail_on, rules: rc } => {
-            let findings = rules::run(view, rc);
+            let findings = run_rules(rc);
+            progress.start("report", 0);
             let failed = findings.iter().any(|f| f.severity >= *fail_on);
             let r = CheckReport {
                 schema: SCHEMA,
