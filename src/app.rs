@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use memmap2::Mmap;
 use regex::Regex;
 
-use crate::analysis::{histogram, Analysis};
+use crate::analysis::Analysis;
 use crate::error::{Error, ErrorKind};
 use crate::hprof::gz;
 use crate::index::{HeapIndex, IndexOptions, VmModel};
@@ -258,11 +258,7 @@ fn write_report(
     out: &mut dyn Write,
 ) -> Result<Outcome> {
     let reachable = view.reachable_bytes();
-    let histogram = || {
-        phase(progress, "histogram", || {
-            histogram::histogram(view.index, view.dom, view.tree, view.retained)
-        })
-    };
+    let histogram = || phase(progress, "histogram", || view.class_histogram());
     let run_rules = |rc: &CheckConfig| phase(progress, "rules", || rules::run(view, rc));
     match &cfg.command {
         Command::Analyze {
@@ -278,7 +274,7 @@ fn write_report(
                 findings: findings.iter().map(|f| rb::finding(view, f)).collect(),
                 summary: rb::summary(view),
                 top: rb::top_objects(view, *top),
-                histogram: rb::histogram_rows(view, &h, SortBy::Retained, *rows, None),
+                histogram: rb::histogram_rows(view, h, SortBy::Retained, *rows, None),
                 warnings: rb::warnings(view),
             };
             match cfg.format {
@@ -303,7 +299,7 @@ fn write_report(
             let r = HistogramReport {
                 schema: SCHEMA,
                 reachable_bytes: reachable,
-                histogram: rb::histogram_rows(view, &h, *sort, *n, grep.as_ref()),
+                histogram: rb::histogram_rows(view, h, *sort, *n, grep.as_ref()),
             };
             match cfg.format {
                 Format::Json => json::write(out, &r)?,

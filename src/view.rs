@@ -8,6 +8,9 @@
 use rayon::prelude::*;
 
 use crate::analysis::dominators::Dominators;
+use std::sync::OnceLock;
+
+use crate::analysis::histogram::{self, ClassRow};
 use crate::analysis::{paths, Analysis};
 use crate::graph::build::{edge_label, frame_name, Graph, RootEntry};
 use crate::graph::csr::Csr;
@@ -27,6 +30,8 @@ pub struct HeapView<'a> {
     pub tree: &'a Csr,
     /// Retained bytes by node (the virtual root's is the reachable heap).
     pub retained: &'a [u64],
+    /// The class histogram, computed on first use and shared by rules and reports.
+    histogram: OnceLock<Vec<ClassRow>>,
 }
 
 /// Whole-heap totals.
@@ -66,7 +71,14 @@ impl<'a> HeapView<'a> {
             dom: &analysis.dom,
             tree: &analysis.tree,
             retained: &analysis.retained,
+            histogram: OnceLock::new(),
         }
+    }
+
+    /// Per class: instances, shallow bytes and retained bytes (computed once).
+    pub fn class_histogram(&self) -> &[ClassRow] {
+        self.histogram
+            .get_or_init(|| histogram::histogram(self.index, self.dom, self.tree, self.retained))
     }
 
     /// Totals for the whole heap.

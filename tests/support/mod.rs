@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use heapsleuth::analysis::dominators::Dominators;
 use heapsleuth::analysis::Analysis;
-use heapsleuth::graph::build::Graph;
-use heapsleuth::graph::csr::Csr;
 use heapsleuth::index::{HeapIndex, IndexOptions};
 use heapsleuth::progress::NoProgress;
 use heapsleuth::view::HeapView;
@@ -247,13 +244,17 @@ impl World {
     }
 }
 
-/// A fully analysed dump, owning everything.
+/// A fully analysed dump, owning everything; derefs to its [`Analysis`].
 pub struct Analysed<'a> {
     pub index: HeapIndex<'a>,
-    pub graph: Graph,
-    pub dom: Dominators,
-    pub tree: Csr,
-    pub retained: Vec<u64>,
+    pub analysis: Analysis,
+}
+
+impl std::ops::Deref for Analysed<'_> {
+    type Target = Analysis;
+    fn deref(&self) -> &Analysis {
+        &self.analysis
+    }
 }
 
 impl<'a> Analysed<'a> {
@@ -271,30 +272,13 @@ impl<'a> Analysed<'a> {
     /// Runs every phase with options.
     pub fn with(data: &'a [u8], opts: IndexOptions) -> Analysed<'a> {
         let index = HeapIndex::build(data, &opts, &NoProgress).expect("dump indexes");
-        let Analysis {
-            graph,
-            dom,
-            tree,
-            retained,
-        } = Analysis::run(&index, &NoProgress).expect("analysis runs");
-        Analysed {
-            index,
-            graph,
-            dom,
-            tree,
-            retained,
-        }
+        let analysis = Analysis::run(&index, &NoProgress).expect("analysis runs");
+        Analysed { index, analysis }
     }
 
     /// The read-only view.
     pub fn view(&self) -> HeapView<'_> {
-        HeapView {
-            index: &self.index,
-            graph: &self.graph,
-            dom: &self.dom,
-            tree: &self.tree,
-            retained: &self.retained,
-        }
+        HeapView::new(&self.index, &self.analysis)
     }
 }
 

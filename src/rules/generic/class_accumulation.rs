@@ -5,7 +5,6 @@
 //! histogram (retained bytes per class, each byte once).
 
 use super::{accumulation_point, name};
-use crate::analysis::histogram::histogram;
 use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
 use crate::view::HeapView;
 
@@ -54,7 +53,7 @@ impl Rule for ClassAccumulation {
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {
-        let rows = histogram(view.index, view.dom, view.tree, view.retained);
+        let rows = view.class_histogram();
         let mut out = Vec::new();
         for r in rows {
             let class = &view.index.classes.get(r.class).name;
