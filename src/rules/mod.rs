@@ -222,17 +222,42 @@ impl RuleConfig {
 }
 
 /// A rule.
-pub trait Rule: Send + Sync {
-    /// Stable id, `pack.name`.
-    fn id(&self) -> &'static str;
+/// What a rule is, as `heapsleuth rules` lists it.
+#[derive(Debug)]
+pub struct RuleInfo {
+    /// Stable id, `pack.name`: CI configurations name it.
+    pub id: &'static str,
     /// The pack (`zookeeper`, `netty`, `classloader`, `suspect`).
-    fn pack(&self) -> &'static str;
+    pub pack: &'static str,
     /// One line: what it finds.
-    fn description(&self) -> &'static str;
+    pub description: &'static str,
     /// Its thresholds with their defaults.
-    fn thresholds(&self) -> &'static [Threshold];
+    pub thresholds: &'static [Threshold],
+}
+
+/// A known-leak recogniser.
+pub trait Rule: Send + Sync {
+    /// Its id, pack, description and thresholds.
+    fn info(&self) -> &'static RuleInfo;
     /// Looks at the heap.
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding>;
+
+    /// Stable id, `pack.name`.
+    fn id(&self) -> &'static str {
+        self.info().id
+    }
+    /// The pack.
+    fn pack(&self) -> &'static str {
+        self.info().pack
+    }
+    /// One line: what it finds.
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
+    /// Its thresholds with their defaults.
+    fn thresholds(&self) -> &'static [Threshold] {
+        self.info().thresholds
+    }
 }
 
 /// Every rule, in listing order.

@@ -8,7 +8,7 @@
 //! roots) whose `contextClassLoader` is the loader or whose class it defined, and the
 //! CLASS DUMP records whose loader is the loader. Checked on Tomcat 10.1.60.
 
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -84,18 +84,16 @@ fn state(view: &HeapView<'_>, l: u32) -> Option<String> {
     }
 }
 
+const INFO: RuleInfo = RuleInfo {
+    id: "classloader.stopped-webapp-retained",
+    pack: "classloader",
+    description: "a stopped, destroyed or failed Tomcat web-app class loader still reachable, with the threads that hold it and the classes it keeps loaded",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for StoppedWebapp {
-    fn id(&self) -> &'static str {
-        "classloader.stopped-webapp-retained"
-    }
-    fn pack(&self) -> &'static str {
-        "classloader"
-    }
-    fn description(&self) -> &'static str {
-        "a stopped, destroyed or failed Tomcat web-app class loader still reachable, with the threads that hold it and the classes it keeps loaded"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

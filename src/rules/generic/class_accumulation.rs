@@ -5,7 +5,7 @@
 //! histogram (retained bytes per class, each byte once).
 
 use super::{accumulation_point, name};
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -38,18 +38,16 @@ const ADVICE: &str = "Many instances of one class together keep this share of th
 
 const SKIP: [&str; 5] = ["java.", "javax.", "jdk.", "sun.", "com.sun."];
 
+const INFO: RuleInfo = RuleInfo {
+    id: "suspect.class-accumulation",
+    pack: "suspect",
+    description: "the instances of one (non-JDK) class together retaining a large share of the heap (MAT-style leak suspect)",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for ClassAccumulation {
-    fn id(&self) -> &'static str {
-        "suspect.class-accumulation"
-    }
-    fn pack(&self) -> &'static str {
-        "suspect"
-    }
-    fn description(&self) -> &'static str {
-        "the instances of one (non-JDK) class together retaining a large share of the heap (MAT-style leak suspect)"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

@@ -3,7 +3,7 @@
 //! occupies N bytes". Reads only the dominator tree and retained sizes.
 
 use super::{accumulation_point, name};
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -34,18 +34,16 @@ const THRESHOLDS: &[Threshold] = &[
 
 const ADVICE: &str = "One object keeps this share of the heap alive. Look at the accumulation point: it is where the memory piles up (usually a collection or a cache). Check whether its size is bounded (a maximum size or an eviction policy), whether entries are removed when their owner goes away (listeners, sessions, connections), and follow the GC-root path to see who holds it; `heapsleuth inspect` and `heapsleuth path` show the objects.";
 
+const INFO: RuleInfo = RuleInfo {
+    id: "suspect.dominant-object",
+    pack: "suspect",
+    description: "one object retaining a large share of the heap, with its accumulation point (MAT-style leak suspect)",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for DominantObject {
-    fn id(&self) -> &'static str {
-        "suspect.dominant-object"
-    }
-    fn pack(&self) -> &'static str {
-        "suspect"
-    }
-    fn description(&self) -> &'static str {
-        "one object retaining a large share of the heap, with its accumulation point (MAT-style leak suspect)"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

@@ -13,7 +13,7 @@
 //! DirectByteBuffer). Checked on 4.1.48.
 
 use crate::hprof::heap::Value;
-use crate::rules::{mb, percent, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -72,18 +72,16 @@ fn netty_direct_buffers(view: &HeapView<'_>) -> Buffers {
     b
 }
 
+const INFO: RuleInfo = RuleInfo {
+    id: "netty.direct-memory-leak",
+    pack: "netty",
+    description: "netty's direct memory counter (PlatformDependent.DIRECT_MEMORY_COUNTER) close to its limit, against what reachable direct buffers hold",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for DirectMemoryLeak {
-    fn id(&self) -> &'static str {
-        "netty.direct-memory-leak"
-    }
-    fn pack(&self) -> &'static str {
-        "netty"
-    }
-    fn description(&self) -> &'static str {
-        "netty's direct memory counter (PlatformDependent.DIRECT_MEMORY_COUNTER) close to its limit, against what reachable direct buffers hold"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

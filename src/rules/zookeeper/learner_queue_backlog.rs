@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -48,18 +48,16 @@ fn in_set(view: &HeapView<'_>, leaders: &[u32], field: &str) -> HashSet<u32> {
         .collect()
 }
 
+const INFO: RuleInfo = RuleInfo {
+    id: "zookeeper.learner-queue-backlog",
+    pack: "zookeeper",
+    description: "a ZooKeeper leader's LearnerHandler with a large queuedPackets backlog, above all a dead one (socket closed, or in observingLearners but not in learners)",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for LearnerQueueBacklog {
-    fn id(&self) -> &'static str {
-        "zookeeper.learner-queue-backlog"
-    }
-    fn pack(&self) -> &'static str {
-        "zookeeper"
-    }
-    fn description(&self) -> &'static str {
-        "a ZooKeeper leader's LearnerHandler with a large queuedPackets backlog, above all a dead one (socket closed, or in observingLearners but not in learners)"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

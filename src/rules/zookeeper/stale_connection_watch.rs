@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use crate::rules::zookeeper::{watch_managers, watcher_name, watchers, SERVER_CNXN};
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -62,18 +62,16 @@ fn socket_closed(view: &HeapView<'_>, c: u32) -> bool {
     view.bool_field(sock, "closed").unwrap_or(false)
 }
 
+const INFO: RuleInfo = RuleInfo {
+    id: "zookeeper.stale-connection-watch",
+    pack: "zookeeper",
+    description: "closed or unregistered ZooKeeper server connections (NIOServerCnxn, NettyServerCnxn) kept alive by a WatchManager",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for StaleConnectionWatch {
-    fn id(&self) -> &'static str {
-        "zookeeper.stale-connection-watch"
-    }
-    fn pack(&self) -> &'static str {
-        "zookeeper"
-    }
-    fn description(&self) -> &'static str {
-        "closed or unregistered ZooKeeper server connections (NIOServerCnxn, NettyServerCnxn) kept alive by a WatchManager"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::hprof::heap::Value;
 use crate::rules::zookeeper::{watch_managers, watcher_name, Manager};
-use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, Severity, Threshold};
+use crate::rules::{mb, percent, share, Finding, Rule, RuleConfig, RuleInfo, Severity, Threshold};
 use crate::view::HeapView;
 
 /// The rule.
@@ -183,18 +183,16 @@ fn optimized_stats(view: &HeapView<'_>, m: &Manager) -> Option<Stats> {
     Some(s)
 }
 
+const INFO: RuleInfo = RuleInfo {
+    id: "zookeeper.watch-table-bloat",
+    pack: "zookeeper",
+    description: "ZooKeeper WatchManagers (3.4-3.9, incl. WatchManagerOptimized) whose watch tables hold a huge number of watcher-path relations",
+    thresholds: THRESHOLDS,
+};
+
 impl Rule for WatchTableBloat {
-    fn id(&self) -> &'static str {
-        "zookeeper.watch-table-bloat"
-    }
-    fn pack(&self) -> &'static str {
-        "zookeeper"
-    }
-    fn description(&self) -> &'static str {
-        "ZooKeeper WatchManagers (3.4-3.9, incl. WatchManagerOptimized) whose watch tables hold a huge number of watcher-path relations"
-    }
-    fn thresholds(&self) -> &'static [Threshold] {
-        THRESHOLDS
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
     }
 
     fn check(&self, view: &HeapView<'_>, cfg: &RuleConfig) -> Vec<Finding> {
