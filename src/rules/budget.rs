@@ -73,11 +73,9 @@ fn check_one(view: &HeapView<'_>, b: &Budget) -> Option<Finding> {
     objs.sort_by_key(|&v| std::cmp::Reverse(view.retained(v)));
     objs.truncate(20);
     f.objects = objs;
-    f.retained = retained;
     f.metric("class", b.class.as_str());
     f.metric("instances", count);
-    f.metric("retained_bytes", retained);
-    f.metric("retained_share", heap_share);
+    f.set_retained(retained, heap_share);
     if let Some(m) = b.max_instances {
         f.metric("max_instances", m);
     }

@@ -171,6 +171,14 @@ impl Finding {
         self.metrics.push((name.into(), value.into()));
     }
 
+    /// Sets the bytes the finding's objects retain, and records them, with their share of
+    /// the reachable heap, as the metrics `retained_bytes` and `retained_share`.
+    pub fn set_retained(&mut self, bytes: u64, heap_share: f64) {
+        self.retained = bytes;
+        self.metric("retained_bytes", bytes);
+        self.metric("retained_share", heap_share);
+    }
+
     /// The metric called `name`.
     pub fn get(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| v)

@@ -182,10 +182,8 @@ impl Rule for StoppedWebapp {
             f.metric("holding_threads", holding.len());
             f.metric("threads_with_its_thread_locals", via_thread_locals);
             f.metric("thread_names", names.join(", "));
-            f.metric("retained_bytes", retained);
-            f.metric("retained_share", heap_share);
+            f.set_retained(retained, heap_share);
             f.objects = std::iter::once(l).chain(holding).collect();
-            f.retained = retained;
             out.push(f);
         }
         out

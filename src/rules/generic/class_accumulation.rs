@@ -84,14 +84,12 @@ impl Rule for ClassAccumulation {
             );
             f.metric("class", class.as_str());
             f.metric("instances", r.instances);
-            f.metric("retained_bytes", r.retained);
-            f.metric("retained_share", s);
+            f.set_retained(r.retained, s);
             f.metric("biggest_retained_bytes", view.retained(biggest));
             f.metric("accumulation_point", format!("0x{:x}", view.id(acc)));
             f.metric("accumulation_class", name(view, acc));
             inst.truncate(10);
             f.objects = inst;
-            f.retained = r.retained;
             out.push(f);
         }
         out

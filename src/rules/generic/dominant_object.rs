@@ -82,13 +82,11 @@ impl Rule for DominantObject {
                 ADVICE,
             );
             f.metric("class", name(view, v));
-            f.metric("retained_bytes", retained);
-            f.metric("retained_share", s);
+            f.set_retained(retained, s);
             f.metric("accumulation_point", format!("0x{:x}", view.id(acc)));
             f.metric("accumulation_class", name(view, acc));
             f.metric("accumulation_retained_bytes", view.retained(acc));
             f.objects = if acc == v { vec![v] } else { vec![v, acc] };
-            f.retained = retained;
             out.push(f);
         }
         out

@@ -147,8 +147,7 @@ impl Rule for LearnerQueueBacklog {
                 f.metric("queued_bytes", b);
             }
             f.metric("queued_data_bytes", data_bytes);
-            f.metric("retained_bytes", retained);
-            f.metric("retained_share", heap_share);
+            f.set_retained(retained, heap_share);
             if let Some(s) = sid {
                 f.metric("sid", s);
             }
@@ -165,7 +164,6 @@ impl Rule for LearnerQueueBacklog {
                 f.metric("thread_name", name);
             }
             f.objects = vec![h, queue];
-            f.retained = retained;
             out.push(f);
         }
         out

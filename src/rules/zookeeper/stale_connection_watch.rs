@@ -147,8 +147,7 @@ impl Rule for StaleConnectionWatch {
             ADVICE,
         );
         f.metric("stale_connections", n);
-        f.metric("retained_bytes", retained);
-        f.metric("retained_share", heap_share);
+        f.set_retained(retained, heap_share);
         f.metric("stale_flag_set", flagged);
         f.metric("socket_closed", closed);
         f.metric("not_in_factory", unregistered);
@@ -157,7 +156,6 @@ impl Rule for StaleConnectionWatch {
         let sessions: Vec<String> = stale.iter().take(10).map(|&c| cnxn_name(view, c)).collect();
         f.metric("sessions", sessions.join(", "));
         f.objects = stale;
-        f.retained = retained;
         vec![f]
     }
 }

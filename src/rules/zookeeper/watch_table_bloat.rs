@@ -240,8 +240,7 @@ impl Rule for WatchTableBloat {
             ADVICE,
         );
         f.metric("relations", total);
-        f.metric("retained_bytes", retained);
-        f.metric("retained_share", heap_share);
+        f.set_retained(retained, heap_share);
         for (m, s) in &per {
             let l = &m.label;
             f.metric(format!("{l}.class"), view.class(m.node).name.as_str());
@@ -263,7 +262,6 @@ impl Rule for WatchTableBloat {
         let mut objs: Vec<u32> = per.iter().map(|(m, _)| m.node).collect();
         objs.sort_by_key(|&v| std::cmp::Reverse(view.retained(v)));
         f.objects = objs;
-        f.retained = retained;
         vec![f]
     }
 }
