@@ -127,6 +127,10 @@ pub fn build(index: &HeapIndex<'_>, progress: &dyn Progress) -> Result<Graph> {
     roots.sort_by_key(|r| (r.node, r.kind));
     root_targets.sort_unstable();
     root_targets.dedup();
+    // Sorted by thread node, so each chunk walks it alongside its nodes instead of
+    // hashing every node of the heap to find the few threads.
+    let mut stack_edges: Vec<(u32, Vec<u32>)> = stack_edges.into_iter().collect();
+    stack_edges.sort_unstable_by_key(|e| e.0);
 
     progress.start("building graph", n as u64);
     let dangling = AtomicU64::new(0);
@@ -139,6 +143,9 @@ pub fn build(index: &HeapIndex<'_>, progress: &dyn Progress) -> Result<Graph> {
             let mut counts = Vec::with_capacity(hi - lo);
             let mut targets = Vec::with_capacity((hi - lo) * 3);
             let mut lost = 0u64;
+            let mut threads = stack_edges[stack_edges.partition_point(|e| e.0 < lo as u32)..]
+                .iter()
+                .peekable();
             for v in lo as u32..hi as u32 {
                 let before = targets.len();
                 let mut push = |id: u64| {
@@ -150,7 +157,7 @@ pub fn build(index: &HeapIndex<'_>, progress: &dyn Progress) -> Result<Graph> {
                     }
                 };
                 for_each_reference(index, v, &mut push);
-                if let Some(extra) = stack_edges.get(&v) {
+                if let Some((_, extra)) = threads.next_if(|e| e.0 == v) {
                     targets.extend_from_slice(extra);
                 }
                 counts.push((targets.len() - before) as u32);
@@ -169,19 +176,38 @@ pub fn build(index: &HeapIndex<'_>, progress: &dyn Progress) -> Result<Graph> {
             format!("{total} references; at most {} are supported", u32::MAX - 1),
         ));
     }
-    let mut offsets = Vec::with_capacity(n + 2);
-    let mut targets = Vec::with_capacity(total);
-    offsets.push(0u32);
-    for (counts, t) in parts {
-        let mut acc = *offsets.last().expect("non-empty");
-        for c in counts {
-            acc += c;
-            offsets.push(acc);
+    // Stitch the chunks together in parallel: each one owns a known range of both arrays.
+    let mut offsets = vec![0u32; n + 2];
+    let mut targets = vec![0u32; total];
+    {
+        let mut offset_slices = Vec::with_capacity(parts.len());
+        let mut target_slices = Vec::with_capacity(parts.len());
+        let (mut o_rest, mut t_rest) = (&mut offsets[1..], &mut targets[..]);
+        let mut base = 0u32;
+        for (counts, t) in &parts {
+            let (o, o_tail) = std::mem::take(&mut o_rest).split_at_mut(counts.len());
+            let (tt, t_tail) = std::mem::take(&mut t_rest).split_at_mut(t.len());
+            offset_slices.push((o, base));
+            target_slices.push(tt);
+            base += t.len() as u32;
+            (o_rest, t_rest) = (o_tail, t_tail);
         }
-        targets.extend_from_slice(&t);
+        t_rest.copy_from_slice(&root_targets);
+        o_rest[0] = total as u32;
+        parts
+            .par_iter()
+            .zip(offset_slices)
+            .zip(target_slices)
+            .for_each(|(((counts, t), (o, base)), tt)| {
+                let mut acc = base;
+                for (slot, &c) in o.iter_mut().zip(counts) {
+                    acc += c;
+                    *slot = acc;
+                }
+                tt.copy_from_slice(t);
+            });
     }
-    targets.extend_from_slice(&root_targets);
-    offsets.push(targets.len() as u32);
+    drop(parts);
     Ok(Graph {
         csr: Csr { offsets, targets },
         root,

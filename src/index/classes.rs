@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use crate::hprof::format::{BasicType, IdSize};
 use crate::hprof::heap::{ClassDump, StaticField};
 use crate::index::layout::{mirror_size, FieldLayout, OwnFields, VmModel};
@@ -200,7 +202,8 @@ fn own_layout_fields(
 pub struct Classes {
     /// All classes; indices are stable class indices.
     pub list: Vec<ClassInfo>,
-    by_id: HashMap<u64, u32>,
+    /// Consulted once per object while sizing, so it hashes with foldhash, not SipHash.
+    by_id: HashMap<u64, u32, FixedState>,
     /// Index of java.lang.Class, whose instances class dumps are.
     pub class_class: Option<u32>,
     /// Indices of the primitive array classes, by basic type code.
@@ -217,7 +220,7 @@ impl Classes {
         model: &VmModel,
     ) -> Classes {
         let mut list: Vec<ClassInfo> = Vec::with_capacity(dumps.len());
-        let mut by_id = HashMap::with_capacity(dumps.len());
+        let mut by_id = HashMap::with_capacity_and_hasher(dumps.len(), FixedState::default());
         for (offset, dump) in dumps {
             if by_id.contains_key(&dump.id) {
                 continue;
