@@ -15,6 +15,7 @@
 pub mod classes;
 pub mod ids;
 pub mod layout;
+pub mod order;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -170,9 +171,38 @@ pub struct HeapIndex<'a> {
 /// What one chunk of heap-dump data holds.
 #[derive(Default)]
 struct ChunkOut {
+    /// Instances and arrays: `(id, file offset)`, in file order.
     objects: Vec<(u64, u64)>,
+    /// Class objects, kept apart because their ids do not follow the file order.
+    mirrors: Vec<(u64, u64)>,
     classes: Vec<(u64, ClassDump)>,
     roots: Vec<Root>,
+    /// The damage that ended the chunk early, if any.
+    err: Option<Error>,
+}
+
+/// Drops all but the first of each run of equal ids (the first in file order, as ids
+/// with their offsets come sorted), counting the dropped ones.
+fn dedup_ids(
+    mut ids: Vec<u64>,
+    mut offsets: Vec<u64>,
+    diagnostics: &mut Diagnostics,
+) -> (Vec<u64>, Vec<u64>) {
+    if !ids.par_windows(2).any(|w| w[0] == w[1]) {
+        return (ids, offsets);
+    }
+    let mut kept = 1;
+    for i in 1..ids.len() {
+        if ids[i] != ids[kept - 1] {
+            ids[kept] = ids[i];
+            offsets[kept] = offsets[i];
+            kept += 1;
+        }
+    }
+    diagnostics.duplicate_ids = (ids.len() - kept) as u64;
+    ids.truncate(kept);
+    offsets.truncate(kept);
+    (ids, offsets)
 }
 
 impl<'a> HeapIndex<'a> {
@@ -307,6 +337,13 @@ impl<'a> HeapIndex<'a> {
             .par_iter()
             .map(|body| {
                 let mut chunks = Vec::new();
+                // HotSpot writes segments of about a megabyte: each one is a work unit as it
+                // is, and the parse pass finds any damage in it. Only bodies much larger
+                // than a chunk (a single 1.0.1 HEAP_DUMP record) are walked and cut.
+                if body.remaining() <= 2 * CHUNK_BYTES {
+                    progress.advance(body.remaining() as u64);
+                    return (vec![body.clone()], None);
+                }
                 let mut r = body.clone();
                 let mut chunk_start = r.clone();
                 let mut chunk_len = 0usize;
@@ -343,74 +380,81 @@ impl<'a> HeapIndex<'a> {
                 }
             }
         }
-        if let Some((at, e)) = salvage_point {
-            if !opts.salvage {
-                return Err(e);
-            }
-            // Drop chunks that start after the salvage point (they belong to later records).
-            chunks.retain(|c| c.offset() < at);
-            diagnostics.lost_bytes = data.len() as u64 - at.min(data.len() as u64);
-            diagnostics.salvaged = Some((at, e.to_string()));
-        }
 
-        // Pass 3: parse chunks in parallel.
+        // Pass 3: parse chunks in parallel. A chunk stops at its first damaged sub-record,
+        // keeping what came before it.
         progress.start("parsing objects", chunks.len() as u64);
-        let outs: Vec<Result<ChunkOut>> = chunks
+        let outs: Vec<ChunkOut> = chunks
             .par_iter()
             .map(|c| {
                 let mut out = ChunkOut::default();
                 let mut r = c.clone();
                 while !r.is_empty() {
                     let at = r.offset();
-                    match parse_sub_record(&mut r)? {
-                        SubRecord::Instance { id, .. }
-                        | SubRecord::ObjArray { id, .. }
-                        | SubRecord::PrimArray { id, .. } => out.objects.push((id, at)),
-                        SubRecord::Class(cd) => {
-                            out.objects.push((cd.id, at));
+                    match parse_sub_record(&mut r) {
+                        Ok(
+                            SubRecord::Instance { id, .. }
+                            | SubRecord::ObjArray { id, .. }
+                            | SubRecord::PrimArray { id, .. },
+                        ) => out.objects.push((id, at)),
+                        Ok(SubRecord::Class(cd)) => {
+                            out.mirrors.push((cd.id, at));
                             out.classes.push((at, cd));
                         }
-                        SubRecord::Root(root) => out.roots.push(root),
-                        SubRecord::HeapInfo { .. } => {}
+                        Ok(SubRecord::Root(root)) => out.roots.push(root),
+                        Ok(SubRecord::HeapInfo { .. }) => {}
+                        Err(e) => {
+                            out.err = Some(e);
+                            break;
+                        }
                     }
                 }
                 progress.advance(1);
-                Ok(out)
+                out
             })
             .collect();
         progress.finish();
-        let mut n_objects = 0;
+        for e in outs.iter().filter_map(|o| o.err.as_ref()) {
+            let at = e.offset.unwrap_or(0);
+            if salvage_point.as_ref().is_none_or(|(p, _)| at < *p) {
+                salvage_point = Some((at, e.clone()));
+            }
+        }
+        let mut outs: Vec<(u64, ChunkOut)> = chunks.iter().map(|c| c.offset()).zip(outs).collect();
+        if let Some((at, e)) = salvage_point {
+            if !opts.salvage {
+                return Err(e);
+            }
+            // Drop chunks that start after the salvage point (they belong to later records);
+            // the damaged chunk itself holds only what precedes its damage.
+            outs.retain(|(start, _)| *start < at);
+            diagnostics.lost_bytes = data.len() as u64 - at.min(data.len() as u64);
+            diagnostics.salvaged = Some((at, e.to_string()));
+        }
         let mut class_dumps = Vec::new();
         let mut roots = Vec::new();
-        let mut parts = Vec::with_capacity(outs.len());
-        for o in outs {
-            let o = o?;
-            n_objects += o.objects.len();
+        let mut mirrors = Vec::new();
+        let mut runs = Vec::with_capacity(outs.len());
+        for (_, o) in outs {
             class_dumps.extend(o.classes);
             roots.extend(o.roots);
-            parts.push(o.objects);
-        }
-        let mut pairs: Vec<(u64, u64)> = Vec::with_capacity(n_objects);
-        for p in parts {
-            pairs.extend_from_slice(&p);
+            mirrors.extend(o.mirrors);
+            runs.push(o.objects);
         }
         progress.start("sorting object ids", 0);
-        pairs.par_sort_unstable();
+        let (ids, offsets) = order::id_order(runs, mirrors);
         // Duplicate ids: keep the first definition in file order (pairs sort by offset too).
-        let before = pairs.len();
-        pairs.dedup_by_key(|p| p.0);
-        diagnostics.duplicate_ids = (before - pairs.len()) as u64;
-        if pairs.len() >= u32::MAX as usize {
+        let (ids, offsets) = dedup_ids(ids, offsets, &mut diagnostics);
+        if ids.len() >= u32::MAX as usize {
             return Err(Error::new(
                 ErrorKind::Resources,
                 format!(
                     "{} objects; at most {} are supported",
-                    pairs.len(),
+                    ids.len(),
                     u32::MAX - 1
                 ),
             ));
         }
-        let (ids, offsets): (Vec<u64>, Vec<u64>) = pairs.into_par_iter().unzip();
         let ids = IdMap::new(ids);
         progress.finish();
 
