@@ -178,6 +178,8 @@ pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result
     }
 
     let analysis = Analysis::run(&index, progress).with_context(|| path.clone())?;
+    // The big temporary arrays are behind us; what the reports allocate is small.
+    crate::alloc::release_pool();
     let view = HeapView::new(&index, &analysis);
 
     report(cfg, &view, &bytes, progress, out)
