@@ -364,7 +364,7 @@ class Table:
         widths = [max(len(r[i]) for r in [self.headers] + self.rows) for i in range(len(self.headers))]
         fmt = lambda r: "  ".join(c.ljust(w) if i in self.left else c.rjust(w)
                                   for i, (c, w) in enumerate(zip(r, widths)))
-        lines = [f"== {self.title}", fmt(self.headers)] + [fmt(r) for r in self.rows]
+        lines = [f"== {self.title}", fmt(self.headers).rstrip()] + [fmt(r).rstrip() for r in self.rows]
         return "\n".join(lines) + "\n"
 
 
