@@ -12,8 +12,8 @@ by one untimed heapsleuth run per dump:
 
 - heapsleuth analyze, --runs times (default 3): per stage (read/inflate, parse, id
   resolution, graph, dominators, retained, rules, report; from its --timings lines) the
-  median wall and CPU time, MB/s, objects/s, and anonymous vs. file-backed (the mapped dump)
-  resident memory at the end of the stage; for the whole run wall, CPU and peak RSS as this
+  median wall and CPU time, MB/s, objects/s, the stage's peak anonymous memory and the
+  file-backed (mapped dump) resident memory at its end; for the whole run wall, CPU and peak RSS as this
   script measures them for every process (wait4), the anonymous peak and its bytes/object.
 - the floor: benches/floor.rs walks every record and sub-record of the mapped dump.
 - peers (--peers, default hprof-slurp,visualvm; "none" for none):
@@ -214,7 +214,9 @@ class Stage:
 
 
 def stages(runs):
-    """Median per stage over runs; a stage's memory is that at the end of its last phase."""
+    """Median per stage over runs. A stage's anonymous memory is its phases' peak (heapsleuth's
+    per-phase `peak_anon_mb`: the phase's RSS high-water mark less its file pages); its file
+    memory is that at the end of its last phase."""
     out = []
     for name, names in STAGES:
         present = [n for n in names if n in runs[0].phases]
@@ -222,7 +224,8 @@ def stages(runs):
             continue
         wall = med(sum(r.phases[n]["wall_ms"] for n in present) for r in runs)
         cpu = med(sum(r.phases[n]["cpu_ms"] for n in present) for r in runs)
-        anon = med(r.phases[present[-1]]["rss_anon_mb"] for r in runs)
+        anon = med(max(r.phases[n].get("peak_anon_mb", r.phases[n]["rss_anon_mb"]) for n in present)
+                   for r in runs)
         file_ = med(r.phases[present[-1]]["rss_file_mb"] for r in runs)
         out.append(Stage(name, present, wall, cpu, anon, file_))
     return out
@@ -244,7 +247,7 @@ def summarize(runs):
         wall=med(r.m.wall for r in runs),
         cpu=med(r.m.cpu for r in runs),
         peak_mb=med(r.m.maxrss_mb for r in runs),
-        anon_peak_mb=max(p["rss_anon_mb"] for r in runs for p in r.phases.values()),
+        anon_peak_mb=max(p.get("peak_anon_mb", p["rss_anon_mb"]) for r in runs for p in r.phases.values()),
         file_peak_mb=max(p["rss_file_mb"] for r in runs for p in r.phases.values()),
         objects=runs[0].objects,
         dump_bytes=runs[0].dump_bytes,
@@ -397,7 +400,7 @@ def stage_table(title, runs):
         t.add(st.name, ms(st.wall_ms), ms(st.cpu_ms), mb_s, rate(s.objects, sec), ms(st.anon_mb),
               ms(st.file_mb), ", ".join(st.phases))
     t.add("total (wait4)", ms(s.wall * 1e3), ms(s.cpu * 1e3), f"{s.dump_bytes / 1e6 / s.wall:,.0f}",
-          rate(s.objects, s.wall), ms(s.anon_peak_mb), ms(s.file_peak_mb), "peak of the stages' ends")
+          rate(s.objects, s.wall), ms(s.anon_peak_mb), ms(s.file_peak_mb), "peak of the stages' peaks")
     return t
 
 

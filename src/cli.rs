@@ -298,6 +298,8 @@ struct PhaseTiming {
     cpu: Duration,
     rss_anon_kb: u64,
     rss_file_kb: u64,
+    /// Peak resident memory during the phase (0 where the kernel cannot reset the peak).
+    peak_kb: u64,
 }
 
 /// Progress bars on stderr (hidden when it is not a terminal) plus per-phase timings.
@@ -323,16 +325,25 @@ impl TerminalProgress {
 
     /// Writes one `timing` line per phase, and a total, to `w`.
     pub fn write_timings(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        let (peak, _, _) = memory_kb();
-        for t in self.done.lock().expect("not poisoned").iter() {
+        let done = self.done.lock().expect("not poisoned");
+        // Phases reset the kernel's high-water mark, so the run's peak is theirs.
+        let peak = done.iter().map(|t| t.peak_kb).fold(memory_kb().0, u64::max);
+        for t in done.iter() {
+            // The mapped dump's pages only accumulate, so peak minus the file pages at the
+            // end of the phase bounds the anonymous peak from below (and is exact when the
+            // peak came at the end).
+            let peak_anon = t.peak_kb.saturating_sub(t.rss_file_kb).max(t.rss_anon_kb);
             writeln!(
                 w,
-                "timing phase={:?} wall_ms={:.1} cpu_ms={:.1} rss_anon_mb={:.1} rss_file_mb={:.1}",
+                "timing phase={:?} wall_ms={:.1} cpu_ms={:.1} rss_anon_mb={:.1} rss_file_mb={:.1} \
+                 peak_rss_mb={:.1} peak_anon_mb={:.1}",
                 t.name,
                 t.wall.as_secs_f64() * 1e3,
                 t.cpu.as_secs_f64() * 1e3,
                 t.rss_anon_kb as f64 / 1024.0,
-                t.rss_file_kb as f64 / 1024.0
+                t.rss_file_kb as f64 / 1024.0,
+                t.peak_kb as f64 / 1024.0,
+                peak_anon as f64 / 1024.0,
             )?;
         }
         writeln!(
@@ -347,6 +358,7 @@ impl TerminalProgress {
 
 impl Progress for TerminalProgress {
     fn start(&self, phase: &'static str, total: u64) {
+        reset_peak();
         *self.current.lock().expect("not poisoned") = Some((phase, Instant::now(), cpu_time()));
         if self.hidden {
             return;
@@ -378,29 +390,41 @@ impl Progress for TerminalProgress {
             b.finish_and_clear();
         }
         if let Some((name, wall, cpu)) = self.current.lock().expect("not poisoned").take() {
-            let (_, anon, file) = memory_kb();
+            let (peak, anon, file) = memory_kb();
             self.done.lock().expect("not poisoned").push(PhaseTiming {
                 name,
                 wall: wall.elapsed(),
                 cpu: cpu_time().saturating_sub(cpu),
                 rss_anon_kb: anon,
                 rss_file_kb: file,
+                peak_kb: peak,
             });
         }
     }
 }
 
-/// Process CPU time (user + system), from /proc; zero where that is unavailable.
+/// Process CPU time (user + system) to the microsecond; zero where that is unavailable.
+/// (/proc/self/stat counts in 10 ms ticks, too coarse for the short phases.)
 fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name, which is parenthesised and may contain spaces.
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+            };
+            return tv(u.ru_utime) + tv(u.ru_stime);
+        }
+    }
+    Duration::ZERO
+}
+
+/// Resets the kernel's resident-memory high-water mark (VmHWM) to the current RSS, so that
+/// each phase reports its own peak rather than the run's so far. Linux only; elsewhere the
+/// peak simply is not reset.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// (peak RSS, current anonymous RSS, current file-backed RSS) in KiB, from /proc.
