@@ -220,6 +220,7 @@ fn damaged_dumps_fail_with_offsets_or_salvage() {
         IndexOptions {
             model: None,
             salvage: true,
+            dump: None,
         },
     );
     assert!(a.index.node(0x1040).is_some());

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::hprof::format::{self, tag, IdSize};
+use crate::hprof::heap::skip_sub_record;
 use crate::hprof::reader::Reader;
 
 /// What the file header says.
@@ -88,13 +89,22 @@ pub struct Record<'a> {
     pub body: Reader<'a>,
     /// True when the file ends before the body does; `body` then holds what there is.
     pub truncated: bool,
+    /// For a HEAP_DUMP whose u4 length wrapped past 4 GB: the length field as written
+    /// (`body` then spans the true length).
+    pub wrapped: Option<u32>,
+    /// What is wrong with a heap-dump record whose complete sub-records can still be
+    /// salvaged: it is truncated, its length was never filled in, or its length ends where
+    /// no record starts. The walk ends after such a record.
+    pub damage: Option<Error>,
 }
 
 /// Iterates the records that follow the header.
 ///
 /// A record whose length runs past the end of the file ends the walk: it is returned with
 /// `truncated` set if it is a heap-dump record (whose complete sub-records can be salvaged),
-/// and as an error otherwise.
+/// and as an error otherwise. A heap-dump record must also end where another record (or
+/// the file) does: a length that does not is unwrapped past 4 GB (old HEAP_DUMP records),
+/// read as never filled in (0, the writer died), or reported in `damage`.
 pub struct Records<'a> {
     r: Reader<'a>,
     done: bool,
@@ -108,6 +118,136 @@ impl<'a> Records<'a> {
         let _ = r.skip(header.len, "header");
         Records { r, done: false }
     }
+
+    /// The heap-dump record whose header was just read, `declared` bytes long by its header
+    /// and known to fit in the file.
+    fn heap_record(&mut self, t: u8, offset: u64, declared: usize) -> Record<'a> {
+        let rest = self.r.rest();
+        let body_start = self.r.offset();
+        let id_size = self.r.id_size();
+        let rec = |r: &mut Reader<'a>, len: usize| Record {
+            tag: t,
+            offset,
+            body: r.split(len, "body").expect("length checked"),
+            truncated: false,
+            wrapped: None,
+            damage: None,
+        };
+        if is_record_start(rest, declared) {
+            return rec(&mut self.r, declared);
+        }
+        self.done = true;
+        if t == tag::HEAP_DUMP {
+            // JDK 6 wrote a heap over 4 GB as one HEAP_DUMP whose u4 length wrapped. The true
+            // end is where the sub-records, walked from the start, meet the file's end or a
+            // HEAP_DUMP_END; one walk serves every candidate, as they come in order.
+            let mut walk = Reader::new(rest, body_start, id_size);
+            let mut walk_ok = true;
+            let found = unwrapped_length(declared as u32, rest.len() as u64, |len| {
+                let len = len as usize;
+                if len != rest.len() && !is_end_record(rest, len) {
+                    return false;
+                }
+                while walk_ok && walk.offset() - body_start < len as u64 {
+                    walk_ok = skip_sub_record(&mut walk).is_ok();
+                }
+                walk_ok && walk.offset() - body_start == len as u64
+            });
+            if let Some(len) = found {
+                self.done = false;
+                let mut r = rec(&mut self.r, len as usize);
+                r.wrapped = Some(declared as u32);
+                return r;
+            }
+        }
+        let name = tag::name(t);
+        let mut probe = Reader::new(rest, body_start, id_size);
+        let subs_follow = declared == 0
+            && match skip_sub_record(&mut probe) {
+                Ok(()) => true,
+                Err(e) => e.kind == ErrorKind::Truncated,
+            };
+        if subs_follow {
+            // HotSpot writes a segment's length after its contents: a 0 followed by
+            // sub-records is a segment the JVM never finished.
+            let end = body_start + rest.len() as u64;
+            let mut r = rec(&mut self.r, rest.len());
+            r.truncated = true;
+            r.damage = Some(Error::at(
+                ErrorKind::Truncated,
+                end,
+                format!(
+                    "this {name} declares 0 bytes but sub-records follow it to the end of the \
+                     file: the writer stopped before finishing it"
+                ),
+            ));
+            return r;
+        }
+        let at = body_start + declared as u64;
+        let found = match rest.get(declared) {
+            Some(&b) if tag::is_known(b) => {
+                format!("a {} whose length runs past the file", tag::name(b))
+            }
+            Some(&b) => format!("byte 0x{b:02x}, not a record tag"),
+            None => "the end of the file".into(),
+        };
+        let mut r = rec(&mut self.r, declared);
+        r.damage = Some(Error::at(
+            ErrorKind::BadLength,
+            at,
+            format!(
+                "its length {declared} ends at byte {at}, where the next record should start, \
+                 but there is {found}"
+            ),
+        ));
+        r
+    }
+}
+
+/// True if `at`, an offset into `rest` (the file from some record body on), is where a
+/// record can start: the end of the file, or a known tag whose length fits (heap-dump
+/// records may run past the end: they are truncated, not misplaced).
+fn is_record_start(rest: &[u8], at: usize) -> bool {
+    let Some(&t) = rest.get(at) else {
+        return at == rest.len();
+    };
+    if !tag::is_known(t) {
+        return false;
+    }
+    let Some(len) = rest.get(at + 5..at + 9) else {
+        // A header cut by the end of the file: the walk reports it there.
+        return true;
+    };
+    let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+    t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT || len <= rest.len() - at - 9
+}
+
+/// True if a complete HEAP_DUMP_END record starts at `at` in `rest`.
+fn is_end_record(rest: &[u8], at: usize) -> bool {
+    rest.get(at) == Some(&tag::HEAP_DUMP_END)
+        && rest.get(at + 5..at + 9).is_some_and(|l| {
+            u32::from_be_bytes(l.try_into().expect("4 bytes")) as usize <= rest.len() - at - 9
+        })
+}
+
+/// The true length of a HEAP_DUMP record whose u4 `declared` length does not end at a
+/// record boundary: the smallest `declared + k * 2^32` (k >= 1) that fits in the
+/// `available` bytes from the body's start to the end of the file and for which `is_end`
+/// (called with increasing lengths) says the body would end exactly at a valid boundary.
+/// `None` if there is none: the length is corrupt, not wrapped.
+pub fn unwrapped_length(
+    declared: u32,
+    available: u64,
+    mut is_end: impl FnMut(u64) -> bool,
+) -> Option<u64> {
+    let mut len = declared as u64 + (1 << 32);
+    while len <= available {
+        if is_end(len) {
+            return Some(len);
+        }
+        len += 1 << 32;
+    }
+    None
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -131,15 +271,23 @@ impl<'a> Iterator for Records<'a> {
             }
         };
         let len = len as usize;
+        let heap = t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT;
         if len > self.r.remaining() {
             self.done = true;
-            if t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT {
+            if heap {
+                let end = self.r.offset() + self.r.remaining() as u64;
                 let body = self.r.split(self.r.remaining(), "body").expect("in bounds");
                 return Some(Ok(Record {
                     tag: t,
                     offset,
                     body,
                     truncated: true,
+                    wrapped: None,
+                    damage: Some(Error::at(
+                        ErrorKind::Truncated,
+                        end,
+                        "the file ends inside this heap-dump record",
+                    )),
                 }));
             }
             return Some(Err(Error::at(
@@ -152,14 +300,78 @@ impl<'a> Iterator for Records<'a> {
             )
             .in_record(tag::name(t), offset)));
         }
+        if heap {
+            return Some(Ok(self.heap_record(t, offset, len)));
+        }
         let body = self.r.split(len, "body").expect("length checked");
         Some(Ok(Record {
             tag: t,
             offset,
             body,
             truncated: false,
+            wrapped: None,
+            damage: None,
         }))
     }
+}
+
+/// One heap dump of a file: a run of heap-dump records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpSpan {
+    /// File offset of its first heap-dump record.
+    pub offset: u64,
+    /// File offset just past its last heap-dump record.
+    pub end: u64,
+    /// Bytes of its heap-dump records, record headers included.
+    pub bytes: u64,
+    /// Number of its heap-dump records (HEAP_DUMP and HEAP_DUMP_SEGMENT).
+    pub segments: u64,
+    /// True if it has HEAP_DUMP_SEGMENT records, which a HEAP_DUMP_END should close.
+    pub segmented: bool,
+    /// True if a HEAP_DUMP_END closes it.
+    pub terminated: bool,
+}
+
+/// Groups heap-dump records into dumps. `records` holds `(tag, offset, end)` of every
+/// HEAP_DUMP, HEAP_DUMP_SEGMENT and HEAP_DUMP_END record, in file order.
+///
+/// HEAP_DUMP_END ends a dump. Writers close a segmented dump with it but never a 1.0.1-style
+/// HEAP_DUMP record, so in a file without any HEAP_DUMP_END each HEAP_DUMP record is a dump
+/// of its own (the old hprof agent appended one per dump request).
+pub fn group_dumps(records: &[(u8, u64, u64)]) -> Vec<DumpSpan> {
+    let ended = records.iter().any(|r| r.0 == tag::HEAP_DUMP_END);
+    let mut dumps = Vec::new();
+    let mut open: Option<DumpSpan> = None;
+    for &(t, offset, end) in records {
+        if t == tag::HEAP_DUMP_END {
+            if let Some(mut d) = open.take() {
+                d.terminated = true;
+                dumps.push(d);
+            }
+            continue;
+        }
+        let alone = t == tag::HEAP_DUMP && !ended;
+        if alone {
+            dumps.extend(open.take());
+        }
+        let d = open.get_or_insert(DumpSpan {
+            offset,
+            end: offset,
+            bytes: 0,
+            segments: 0,
+            segmented: false,
+            terminated: false,
+        });
+        d.end = end;
+        d.bytes += end - offset;
+        d.segments += 1;
+        d.segmented |= t == tag::HEAP_DUMP_SEGMENT;
+        if alone {
+            dumps.extend(open.take());
+        }
+    }
+    dumps.extend(open);
+    dumps
 }
 
 #[cfg(test)]

@@ -205,6 +205,10 @@ pub struct Classes {
     pub class_class: Option<u32>,
     /// Indices of the primitive array classes, by basic type code.
     prim_arrays: [Option<u32>; 12],
+    /// Classes whose superclass id names no class of the dump. They are laid out as if
+    /// their superclass had no fields, and their instances' extra field bytes (the missing
+    /// superclass's) are left unread.
+    pub missing_supers: u64,
 }
 
 impl Classes {
@@ -254,11 +258,15 @@ impl Classes {
             by_id,
             class_class: None,
             prim_arrays: [None; 12],
+            missing_supers: 0,
         };
         for i in 0..classes.list.len() {
             let s = classes.list[i].dump.super_id;
             classes.list[i].super_class =
                 classes.by_id.get(&s).copied().filter(|&k| k as usize != i);
+            if s != 0 && classes.list[i].super_class.is_none() {
+                classes.missing_supers += 1;
+            }
         }
         // Primitive array classes the dump lacks still need a class to count under.
         for ty in [
