@@ -420,4 +420,141 @@ mod tests {
         let e = Records::new(&w, &h).next().unwrap().unwrap_err();
         assert!(e.to_string().contains("LOAD_CLASS"), "{e}");
     }
+
+    /// A record header: tag, time 0, length.
+    fn rec(t: u8, len: u32) -> Vec<u8> {
+        let mut v = vec![t, 0, 0, 0, 0];
+        v.extend_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    /// ROOT_UNKNOWN sub-records (5 bytes each with 4-byte ids).
+    fn roots(n: u32) -> Vec<u8> {
+        (0..n).flat_map(|i| [0xFF, 0, 0, 0, i as u8 + 1]).collect()
+    }
+
+    #[test]
+    fn unwrapped_length_takes_the_smallest_wrap_that_ends_at_a_boundary() {
+        const G4: u64 = 1 << 32;
+        let mut asked = Vec::new();
+        let end = 100 + 2 * G4;
+        let got = unwrapped_length(100, 3 * G4 + 500, |l| {
+            asked.push(l);
+            l == end || l == 100 + 3 * G4
+        });
+        assert_eq!(got, Some(end));
+        // Candidates come in order, each once, starting one wrap up.
+        assert_eq!(asked, [100 + G4, end]);
+        // No candidate fits in the file: the length is corrupt, not wrapped.
+        let mut called = false;
+        assert_eq!(
+            unwrapped_length(100, G4 + 99, |_| {
+                called = true;
+                true
+            }),
+            None
+        );
+        assert!(!called);
+        // A candidate that is exactly the end of the file counts.
+        assert_eq!(unwrapped_length(7, G4 + 7, |l| l == G4 + 7), Some(G4 + 7));
+        assert_eq!(unwrapped_length(7, 5 * G4, |_| false), None);
+    }
+
+    #[test]
+    fn heap_record_lengths_must_end_where_a_record_starts() {
+        // A segment of two roots whose length stops inside the second: the byte there is
+        // no record tag, so the length is corrupt and the walk ends with the damage named.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 7));
+        let body_at = v.len() as u64;
+        v.extend(roots(2));
+        v.extend(rec(tag::HEAP_DUMP_END, 0));
+        let h = parse_header(&v).unwrap();
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 1);
+        let e = recs[0].damage.as_ref().expect("damage reported");
+        assert_eq!(e.kind, ErrorKind::BadLength);
+        assert_eq!(e.offset, Some(body_at + 7));
+        assert_eq!(recs[0].body.remaining(), 7);
+        assert!(e.to_string().contains("not a record tag"), "{e}");
+
+        // The right length: two records, no damage.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 10));
+        v.extend(roots(2));
+        v.extend(rec(tag::HEAP_DUMP_END, 0));
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 2);
+        assert!(recs
+            .iter()
+            .all(|r| r.damage.is_none() && r.wrapped.is_none()));
+
+        // A zero-length segment at the very end is just empty.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 10));
+        v.extend(roots(2));
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 0));
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 2);
+        assert!(recs[1].damage.is_none() && recs[1].body.is_empty());
+
+        // A zero length followed by sub-records is a segment the writer never finished:
+        // truncated, body to the end of the file, last sub-record cut.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 0));
+        v.extend(roots(3));
+        v.truncate(v.len() - 2);
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 1);
+        assert!(recs[0].truncated);
+        assert_eq!(recs[0].body.remaining(), 13);
+        let e = recs[0].damage.as_ref().unwrap();
+        assert_eq!(
+            (e.kind, e.offset),
+            (ErrorKind::Truncated, Some(v.len() as u64))
+        );
+        assert!(e.to_string().contains("declares 0 bytes"), "{e}");
+
+        // A HEAP_DUMP too short, with no wrap that fits: corrupt, not unwrapped.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP, 3));
+        v.extend(roots(2));
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].damage.as_ref().unwrap().kind, ErrorKind::BadLength);
+        assert!(recs[0].wrapped.is_none());
+    }
+
+    #[test]
+    fn heap_dumps_are_delimited_by_heap_dump_end() {
+        use tag::{HEAP_DUMP as HD, HEAP_DUMP_END as END, HEAP_DUMP_SEGMENT as SEG};
+        let span = |offset, end, segments, segmented, terminated| DumpSpan {
+            offset,
+            end,
+            bytes: end - offset,
+            segments,
+            segmented,
+            terminated,
+        };
+        // Two segmented dumps, the second never closed.
+        let d = group_dumps(&[(SEG, 10, 20), (SEG, 20, 30), (END, 30, 39), (SEG, 50, 60)]);
+        assert_eq!(
+            d,
+            [span(10, 30, 2, true, true), span(50, 60, 1, true, false)]
+        );
+        // 1.0.1: each HEAP_DUMP is a dump when the file has no HEAP_DUMP_END at all.
+        let d = group_dumps(&[(HD, 10, 20), (HD, 30, 40)]);
+        assert_eq!(
+            d,
+            [span(10, 20, 1, false, false), span(30, 40, 1, false, false)]
+        );
+        // With a HEAP_DUMP_END, HEAP_DUMP records before it are parts of one dump.
+        let d = group_dumps(&[(HD, 10, 20), (HD, 20, 30), (END, 30, 39)]);
+        assert_eq!(d, [span(10, 30, 2, false, true)]);
+        // An END with nothing open is no dump; non-contiguous records add their own bytes.
+        let d = group_dumps(&[(END, 5, 14), (SEG, 20, 30), (SEG, 40, 45), (END, 45, 54)]);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].offset, d[0].end, d[0].bytes), (20, 45, 15));
+        assert!(group_dumps(&[]).is_empty());
+    }
 }
