@@ -133,7 +133,10 @@ impl<'a> Records<'a> {
             wrapped: None,
             damage: None,
         };
-        if is_record_start(rest, declared) {
+        let next = next_record(rest, declared);
+        // A record after ours that the file cuts short is reported by the next step; it
+        // proves nothing about our length unless ours could have wrapped.
+        if next == Next::Record || (next == Next::CutShort && t != tag::HEAP_DUMP) {
             return rec(&mut self.r, declared);
         }
         self.done = true;
@@ -158,6 +161,10 @@ impl<'a> Records<'a> {
                 let mut r = rec(&mut self.r, len as usize);
                 r.wrapped = Some(declared as u32);
                 return r;
+            }
+            if next == Next::CutShort {
+                self.done = false;
+                return rec(&mut self.r, declared);
             }
         }
         let name = tag::name(t);
@@ -184,42 +191,50 @@ impl<'a> Records<'a> {
             return r;
         }
         let at = body_start + declared as u64;
-        let found = match rest.get(declared) {
-            Some(&b) if tag::is_known(b) => {
-                format!("a {} whose length runs past the file", tag::name(b))
-            }
-            Some(&b) => format!("byte 0x{b:02x}, not a record tag"),
-            None => "the end of the file".into(),
-        };
+        // Only an unknown tag gets here: the end of the file and known tags were accepted.
+        let found = rest.get(declared).copied().unwrap_or(0);
         let mut r = rec(&mut self.r, declared);
         r.damage = Some(Error::at(
             ErrorKind::BadLength,
             at,
             format!(
                 "its length {declared} ends at byte {at}, where the next record should start, \
-                 but there is {found}"
+                 but there is byte 0x{found:02x}, not a record tag"
             ),
         ));
         r
     }
 }
 
-/// True if `at`, an offset into `rest` (the file from some record body on), is where a
-/// record can start: the end of the file, or a known tag whose length fits (heap-dump
-/// records may run past the end: they are truncated, not misplaced).
-fn is_record_start(rest: &[u8], at: usize) -> bool {
+/// What starts at some offset of the file, as far as a record boundary is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    /// The end of the file, or a known tag whose length fits (heap-dump records may run
+    /// past the end: they are truncated, not misplaced).
+    Record,
+    /// A known tag whose header or length the end of the file cuts short.
+    CutShort,
+    /// No record: an unknown tag.
+    Garbage,
+}
+
+/// What starts at `at`, an offset into `rest` (the file from some record body on).
+fn next_record(rest: &[u8], at: usize) -> Next {
     let Some(&t) = rest.get(at) else {
-        return at == rest.len();
+        return Next::Record;
     };
     if !tag::is_known(t) {
-        return false;
+        return Next::Garbage;
     }
     let Some(len) = rest.get(at + 5..at + 9) else {
-        // A header cut by the end of the file: the walk reports it there.
-        return true;
+        return Next::CutShort;
     };
     let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
-    t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT || len <= rest.len() - at - 9
+    if t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT || len <= rest.len() - at - 9 {
+        Next::Record
+    } else {
+        Next::CutShort
+    }
 }
 
 /// True if a complete HEAP_DUMP_END record starts at `at` in `rest`.
@@ -514,6 +529,19 @@ mod tests {
             (ErrorKind::Truncated, Some(v.len() as u64))
         );
         assert!(e.to_string().contains("declares 0 bytes"), "{e}");
+
+        // A string record cut by the end of the file after a good segment: the string is
+        // what is truncated, not the segment.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 10));
+        v.extend(roots(2));
+        v.extend(rec(tag::UTF8, 50));
+        v.extend([0, 0, 0, 9]);
+        let recs: Vec<_> = Records::new(&v, &h).collect();
+        assert_eq!(recs.len(), 2);
+        assert!(recs[0].as_ref().unwrap().damage.is_none());
+        let e = recs[1].as_ref().unwrap_err();
+        assert!(e.to_string().contains("truncated UTF8"), "{e}");
 
         // A HEAP_DUMP too short, with no wrap that fits: corrupt, not unwrapped.
         let mut v = header(4);
