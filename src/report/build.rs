@@ -140,7 +140,7 @@ pub fn warnings(view: &HeapView<'_>) -> Vec<String> {
     if d.missing_super_classes > 0 {
         w.push(format!(
             "{} classes have a superclass the dump does not define; the fields it declares \
-             are unknown, so their instances' shallow sizes and references may be incomplete",
+             are unknown: their bytes count in sizes but are not read as references",
             d.missing_super_classes
         ));
     }
