@@ -634,4 +634,12 @@ fn the_memory_estimate_is_near_the_measured_anonymous_memory() {
         (0.7..=2.0).contains(&ratio),
         "estimate {estimate} bytes vs {measured_mb} MiB measured: ratio {ratio:.2}"
     );
+
+    // The same dump under a limit it cannot meet stops before the graph, saying why.
+    let (code, out, err) = run(&["analyze", p.to_str().unwrap(), "--max-memory", "1K"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("chain.hprof.gz: not enough memory"), "{err}");
+    assert!(err.contains("1029877 objects"), "{err}");
+    assert!(err.contains("1.0 KiB that --max-memory allows"), "{err}");
 }
