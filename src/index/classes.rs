@@ -218,7 +218,7 @@ fn missing_super_layout(
     // Largest pieces first, as the JVM would place primitives.
     let mut primitives = vec![8; (missing / 8) as usize];
     for size in [4, 2, 1] {
-        if missing % 8 & size != 0 {
+        if (missing % 8) & size != 0 {
             primitives.push(size);
         }
     }
