@@ -214,7 +214,7 @@ enum Next {
     Record,
     /// A known tag whose header or length the end of the file cuts short.
     CutShort,
-    /// No record: an unknown tag.
+    /// No record: an unknown tag not followed by a record.
     Garbage,
 }
 
@@ -223,13 +223,25 @@ fn next_record(rest: &[u8], at: usize) -> Next {
     let Some(&t) = rest.get(at) else {
         return Next::Record;
     };
-    if !tag::is_known(t) {
-        return Next::Garbage;
-    }
     let Some(len) = rest.get(at + 5..at + 9) else {
-        return Next::CutShort;
+        return if tag::is_known(t) {
+            Next::CutShort
+        } else {
+            Next::Garbage
+        };
     };
     let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+    if !tag::is_known(t) {
+        // Unknown records are skipped by their length; one is believed only if a known
+        // record (or the end of the file) follows it, which bytes in the middle of
+        // sub-records rarely manage.
+        let after = (at + 9).checked_add(len);
+        return match after.map(|a| rest.get(a)) {
+            Some(Some(&n)) if tag::is_known(n) => Next::Record,
+            Some(None) if after == Some(rest.len()) => Next::Record,
+            _ => Next::Garbage,
+        };
+    }
     if t == tag::HEAP_DUMP || t == tag::HEAP_DUMP_SEGMENT || len <= rest.len() - at - 9 {
         Next::Record
     } else {
@@ -542,6 +554,18 @@ mod tests {
         assert!(recs[0].as_ref().unwrap().damage.is_none());
         let e = recs[1].as_ref().unwrap_err();
         assert!(e.to_string().contains("truncated UTF8"), "{e}");
+
+        // An unknown record right after a segment is skipped like any other, as long as a
+        // record follows it.
+        let mut v = header(4);
+        v.extend(rec(tag::HEAP_DUMP_SEGMENT, 10));
+        v.extend(roots(2));
+        v.extend(rec(0x77, 2));
+        v.extend([1, 2]);
+        v.extend(rec(tag::HEAP_DUMP_END, 0));
+        let recs: Vec<_> = Records::new(&v, &h).map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 3);
+        assert!(recs[0].damage.is_none());
 
         // A HEAP_DUMP too short, with no wrap that fits: corrupt, not unwrapped.
         let mut v = header(4);
