@@ -222,11 +222,11 @@ fn check_memory(
         format!(
             "the analysis would need about {} ({} objects, at most {} references), more than \
              {what}; run it on a machine with more memory, or pass a larger --max-memory \
-             (e.g. --max-memory {}) if the estimate is too cautious",
+             (e.g. --max-memory {}G) if the estimate is too cautious",
             size_text(estimate.bytes),
             estimate.objects,
             estimate.references,
-            size_text(estimate.bytes.next_multiple_of(1 << 30)).replace(".0 GiB", "G"),
+            estimate.bytes.div_ceil(1 << 30),
         ),
     ))
 }

@@ -191,7 +191,7 @@ impl<'a> Records<'a> {
             return r;
         }
         let at = body_start + declared as u64;
-        // Only an unknown tag gets here: the end of the file and known tags were accepted.
+        // Only bytes that start no record get here: known tags and the end were accepted.
         let found = rest.get(declared).copied().unwrap_or(0);
         let mut r = rec(&mut self.r, declared);
         r.damage = Some(Error::at(
