@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use memmap2::Mmap;
 use regex::Regex;
 
-use crate::analysis::Analysis;
+use crate::analysis::{estimate_memory, Analysis, MemoryEstimate};
 use crate::error::{Error, ErrorKind};
 use crate::hprof::gz;
 use crate::index::{HeapIndex, IndexOptions, VmModel};
@@ -38,6 +38,11 @@ pub struct Config {
     pub model: Option<VmModel>,
     /// Where gzip input may be inflated to when its size is not known in advance.
     pub temp_dir: PathBuf,
+    /// Which heap dump of a file holding several, from 1; `None` for the last.
+    pub dump_number: Option<usize>,
+    /// Refuse to analyse when the memory estimate exceeds this many bytes; `None` for the
+    /// memory the machine has available.
+    pub max_memory: Option<u64>,
 }
 
 /// The commands.
@@ -154,12 +159,15 @@ pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result
         return Ok(Outcome::Passed);
     }
     let path = cfg.dump.display().to_string();
+    // Before the dump takes any of it.
+    let available = gz::mem_available();
     let bytes = load(cfg, progress).with_context(|| path.clone())?;
     let index = HeapIndex::build(
         &bytes,
         &IndexOptions {
             model: cfg.model,
             salvage: cfg.salvage,
+            dump: cfg.dump_number,
         },
         progress,
     )
@@ -177,12 +185,68 @@ pub fn run(cfg: &Config, progress: &dyn Progress, out: &mut dyn Write) -> Result
         }
     }
 
+    let anonymous = matches!(&bytes, Bytes::Inflated(i) if i.anonymous());
+    let estimate = estimate_memory(&index, anonymous);
+    progress.note("memory_estimate", estimate.bytes);
+    check_memory(&estimate, cfg.max_memory, available).with_context(|| path.clone())?;
+
     let analysis = Analysis::run(&index, progress).with_context(|| path.clone())?;
     // The big temporary arrays are behind us; what the reports allocate is small.
     crate::alloc::release_pool();
     let view = HeapView::new(&index, &analysis);
 
-    report(cfg, &view, &bytes, progress, out)
+    report(cfg, &view, &bytes, &estimate, progress, out)
+}
+
+/// Refuses an analysis whose memory estimate exceeds `--max-memory`, or by default the
+/// memory the machine had available when we started (unknown: no check).
+fn check_memory(
+    estimate: &MemoryEstimate,
+    max_memory: Option<u64>,
+    available: Option<u64>,
+) -> Result<(), Error> {
+    let (limit, what) = match (max_memory, available) {
+        (Some(l), _) => (l, format!("the {} that --max-memory allows", size_text(l))),
+        (None, Some(a)) => (
+            a,
+            format!(
+                "the {} this machine has available (MemAvailable)",
+                size_text(a)
+            ),
+        ),
+        (None, None) => return Ok(()),
+    };
+    if estimate.bytes <= limit {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Resources,
+        format!(
+            "the analysis would need about {} ({} objects, at most {} references), more than \
+             {what}; run it on a machine with more memory, or pass a larger --max-memory \
+             (e.g. --max-memory {}G) if the estimate is too cautious",
+            size_text(estimate.bytes),
+            estimate.objects,
+            estimate.references,
+            estimate.bytes.div_ceil(1 << 30),
+        ),
+    ))
+}
+
+/// `1.5 GiB`, `512.0 MiB`, `1.0 KiB` or `17 bytes`.
+fn size_text(b: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if b >= size {
+            return format!("{:.1} {unit}", b as f64 / size as f64);
+        }
+    }
+    format!("{b} bytes")
 }
 
 /// Runs `f` as a phase of its own, for progress and timings.
@@ -215,7 +279,12 @@ fn hint(e: Error, salvage: bool) -> Error {
     e
 }
 
-fn dump_info(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes) -> DumpInfo {
+fn dump_info(
+    cfg: &Config,
+    view: &HeapView<'_>,
+    bytes: &Bytes,
+    estimate: &MemoryEstimate,
+) -> DumpInfo {
     let h = &view.index.header;
     let m = view.index.model;
     let object_model = if m == VmModel::COMPRESSED {
@@ -235,6 +304,21 @@ fn dump_info(cfg: &Config, view: &HeapView<'_>, bytes: &Bytes) -> DumpInfo {
         gzip: matches!(bytes, Bytes::Inflated(_)),
         heap_segments: view.index.diagnostics.heap_segments,
         object_model: object_model.into(),
+        selected_dump: view.index.diagnostics.dump as u64,
+        dumps: view
+            .index
+            .diagnostics
+            .dumps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DumpEntry {
+                index: i as u64 + 1,
+                offset: d.offset,
+                bytes: d.bytes,
+                segments: d.segments,
+            })
+            .collect(),
+        memory_estimate: estimate.bytes,
     }
 }
 
@@ -243,11 +327,12 @@ fn report(
     cfg: &Config,
     view: &HeapView<'_>,
     bytes: &Bytes,
+    estimate: &MemoryEstimate,
     progress: &dyn Progress,
     out: &mut dyn Write,
 ) -> Result<Outcome> {
     progress.start("report", 0);
-    let res = write_report(cfg, view, bytes, progress, out);
+    let res = write_report(cfg, view, bytes, estimate, progress, out);
     progress.finish();
     res
 }
@@ -256,6 +341,7 @@ fn write_report(
     cfg: &Config,
     view: &HeapView<'_>,
     bytes: &Bytes,
+    estimate: &MemoryEstimate,
     progress: &dyn Progress,
     out: &mut dyn Write,
 ) -> Result<Outcome> {
@@ -272,7 +358,7 @@ fn write_report(
             progress.start("report", 0);
             let r = AnalyzeReport {
                 schema: SCHEMA,
-                dump: dump_info(cfg, view, bytes),
+                dump: dump_info(cfg, view, bytes, estimate),
                 findings: findings.iter().map(|f| rb::finding(view, f)).collect(),
                 summary: rb::summary(view),
                 top: rb::top_objects(view, *top),

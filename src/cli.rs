@@ -51,6 +51,39 @@ struct Global {
     /// Print each phase's wall time, CPU time and memory to stderr.
     #[arg(long, global = true)]
     timings: bool,
+    /// Which heap dump to analyse when the file holds several, from 1 (default: the last).
+    #[arg(long = "dump", global = true, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    dump_number: Option<u64>,
+    /// Refuse to start when the analysis would need more memory than this: bytes, or with
+    /// a K, M, G or T suffix (powers of 1024). Default: the memory the machine has available.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+}
+
+/// Parses a memory size: `4G`, `512M`, `64k`, `1GiB`, `1000000` (bytes); units are powers
+/// of 1024.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => {
+            return Err(format!(
+                "invalid size {s:?}: expected bytes or a number with K, M, G or T, like 4G"
+            ))
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("invalid size {s:?}: expected a positive number of bytes, or with K, M, G or T, like 4G"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -283,6 +316,8 @@ pub fn config(cli: Cli) -> anyhow::Result<Parsed> {
             salvage: g.salvage,
             model,
             temp_dir: g.temp_dir.unwrap_or_else(std::env::temp_dir),
+            dump_number: g.dump_number.map(|n| n as usize),
+            max_memory: g.max_memory,
         },
         threads: g.threads,
         quiet: g.quiet,
@@ -307,6 +342,7 @@ pub struct TerminalProgress {
     bar: Mutex<Option<ProgressBar>>,
     current: Mutex<Option<(&'static str, Instant, Duration)>>,
     done: Mutex<Vec<PhaseTiming>>,
+    notes: Mutex<Vec<(&'static str, u64)>>,
     hidden: bool,
     started: Instant,
 }
@@ -318,6 +354,7 @@ impl TerminalProgress {
             bar: Mutex::new(None),
             current: Mutex::new(None),
             done: Mutex::new(Vec::new()),
+            notes: Mutex::new(Vec::new()),
             hidden: quiet,
             started: Instant::now(),
         }
@@ -344,6 +381,13 @@ impl TerminalProgress {
                 t.rss_file_kb as f64 / 1024.0,
                 t.peak_kb as f64 / 1024.0,
                 peak_anon as f64 / 1024.0,
+            )?;
+        }
+        for (name, value) in self.notes.lock().expect("not poisoned").iter() {
+            writeln!(
+                w,
+                "timing {name}_mb={:.1}",
+                *value as f64 / (1 << 20) as f64
             )?;
         }
         writeln!(
@@ -377,6 +421,10 @@ impl Progress for TerminalProgress {
         bar.set_message(phase);
         bar.enable_steady_tick(Duration::from_millis(200));
         *self.bar.lock().expect("not poisoned") = Some(bar);
+    }
+
+    fn note(&self, name: &'static str, value: u64) {
+        self.notes.lock().expect("not poisoned").push((name, value));
     }
 
     fn advance(&self, n: u64) {
@@ -505,6 +553,19 @@ mod tests {
         assert_eq!(parse_id("31").unwrap(), 31);
         assert!(parse_id("zz").is_err());
         assert!(parse_id("0x").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("123456").unwrap(), 123456);
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("4X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999T").is_err());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Gzip,
     /// An object id given by the user does not exist in the dump.
     NoSuchObject,
+    /// The heap dump asked for (`--dump N`) is not in the file.
+    NoSuchDump,
     /// The analysis would need more memory than allowed.
     Resources,
 }
@@ -96,6 +98,7 @@ impl fmt::Display for Error {
             ErrorKind::Inconsistent => "inconsistent dump",
             ErrorKind::Gzip => "corrupt gzip data",
             ErrorKind::NoSuchObject => "no such object",
+            ErrorKind::NoSuchDump => "no such heap dump",
             ErrorKind::Resources => "not enough memory",
         };
         write!(f, "{what}")?;

@@ -16,7 +16,7 @@
 //!
 //! let raw = std::fs::read("fixtures/core/tiny.hprof.gz")?;
 //! let dump = gz::inflate(&raw, &std::env::temp_dir(), &|_| {})?;
-//! let opts = IndexOptions { model: None, salvage: false };
+//! let opts = IndexOptions { model: None, salvage: false, dump: None };
 //! let index = HeapIndex::build(&dump, &opts, &NoProgress)?;
 //! let analysis = Analysis::run(&index, &NoProgress)?;
 //! let view = HeapView::new(&index, &analysis);

@@ -11,6 +11,8 @@ pub trait Progress: Sync {
     fn advance(&self, n: u64);
     /// The current phase is over.
     fn finish(&self);
+    /// A number worth showing next to the timings, such as the memory estimate.
+    fn note(&self, _name: &'static str, _value: u64) {}
 }
 
 /// Reports nothing.

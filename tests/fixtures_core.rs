@@ -605,3 +605,41 @@ fn text_reports_for_people() {
     assert!(out.contains("\"hello-heapsleuth\""), "{out}");
     assert!(out.contains("Tiny$Node"), "{out}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_memory_estimate_is_near_the_measured_anonymous_memory() {
+    // chain: a million objects, so the per-object costs dominate the process's fixed ones.
+    let p = fixtures().join("core/chain.hprof.gz");
+    let (code, out, err) = run(&[
+        "analyze",
+        p.to_str().unwrap(),
+        "-q",
+        "--timings",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let estimate = j["dump"]["memory_estimate"].as_u64().unwrap() as f64;
+    // Anonymous memory after each phase: the peak the allocator keeps.
+    let measured_mb = err
+        .lines()
+        .filter_map(|l| l.split("rss_anon_mb=").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .fold(0.0, f64::max);
+    assert!(measured_mb > 0.0, "no memory figures: {err}");
+    let ratio = estimate / (measured_mb * (1 << 20) as f64);
+    assert!(
+        (0.7..=2.0).contains(&ratio),
+        "estimate {estimate} bytes vs {measured_mb} MiB measured: ratio {ratio:.2}"
+    );
+
+    // The same dump under a limit it cannot meet stops before the graph, saying why.
+    let (code, out, err) = run(&["analyze", p.to_str().unwrap(), "--max-memory", "1K"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("chain.hprof.gz: not enough memory"), "{err}");
+    assert!(err.contains("1029877 objects"), "{err}");
+    assert!(err.contains("1.0 KiB that --max-memory allows"), "{err}");
+}

@@ -220,6 +220,7 @@ fn damaged_dumps_fail_with_offsets_or_salvage() {
         IndexOptions {
             model: None,
             salvage: true,
+            dump: None,
         },
     );
     assert!(a.index.node(0x1040).is_some());
@@ -427,4 +428,484 @@ fn old_single_record_dumps_and_android_sub_records_are_read() {
             .unwrap(),
         "interned string"
     );
+}
+
+/// The class dumps `World::new` writes, for a dump of their own (each heap dump of a file
+/// carries its classes).
+fn world_classes(world: &World) -> Heap {
+    let mut h = Heap::new(world.w.id_size);
+    h.class(world.object, 0, &[], &[]);
+    h.class(world.class, world.object, &[], &[]);
+    let fields: Vec<(u64, u8)> = world.field_names.iter().map(|&n| (n, OBJECT)).collect();
+    h.class(world.node, world.object, &fields, &[]);
+    h.class(world.bytes, world.object, &[], &[]);
+    for c in [world.object, world.class, world.node, world.bytes] {
+        h.root_class(c);
+    }
+    h
+}
+
+/// Two heap dumps in one file, as a JVM agent appends them: the first holds a -> b, the
+/// second c -> d -> e; the strings and LOAD_CLASS records come once, before the first.
+fn two_dumps() -> Vec<u8> {
+    let mut world = World::new(8, 2);
+    let node = world.node;
+    let mut h = Heap::new(8);
+    for c in [world.object, world.class, node, world.bytes] {
+        h.root_class(c);
+    }
+    h.root(0x1000);
+    h.instance(0x1000, node, &[0x1010, 0]);
+    h.instance(0x1010, node, &[0, 0]);
+    world.w.segment(&h);
+    world.w.end();
+    let classes = world_classes(&world);
+    world.w.segment(&classes);
+    let mut h = Heap::new(8);
+    h.root(0x2000);
+    h.instance(0x2000, node, &[0x2010, 0]);
+    h.instance(0x2010, node, &[0x2020, 0]);
+    h.instance(0x2020, node, &[0, 0]);
+    world.w.segment(&h);
+    world.w.end();
+    world.w.buf
+}
+
+#[test]
+fn several_dumps_in_one_file_analyse_the_one_asked_for() {
+    let data = two_dumps();
+    let opts = |dump| IndexOptions {
+        dump,
+        ..IndexOptions::default()
+    };
+    // The default is the last dump, alone: nothing of the first is merged in.
+    let last = Analysed::new(&data);
+    let d = &last.index.diagnostics;
+    assert_eq!((d.dumps.len(), d.dump), (2, 2));
+    assert_eq!(
+        d.dumps[0].segments, 2,
+        "World's class segment and the objects"
+    );
+    assert_eq!(d.dumps[1].segments, 2);
+    assert!(d.dumps.iter().all(|s| s.terminated));
+    assert!(d.dumps[0].end <= d.dumps[1].offset);
+    assert!(last.index.node(0x1000).is_none());
+    let v = last.view();
+    let c = v.node(0x2000).unwrap();
+    assert_eq!(
+        v.class(c).name,
+        "Node",
+        "names from before the first dump still apply"
+    );
+    assert_eq!(v.retained(c), 3 * node_size(8, 2));
+    assert_eq!(last.index.diagnostics.duplicate_ids, 0);
+
+    let first = Analysed::with(&data, opts(Some(1)));
+    assert_eq!(first.index.diagnostics.dump, 1);
+    assert!(first.index.node(0x2000).is_none());
+    let v = first.view();
+    assert_eq!(v.retained(v.node(0x1000).unwrap()), 2 * node_size(8, 2));
+    assert_eq!(
+        v.summary().objects,
+        2 + 4,
+        "two instances and four class objects"
+    );
+
+    // Out of range: a clear error saying how many there are.
+    let p = temp_file("two-dumps.hprof", &data);
+    let p = p.to_str().unwrap();
+    let (code, _, err) = run(&["analyze", p, "--dump", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("two-dumps.hprof"), "{err}");
+    assert!(err.contains("the file has 2 heap dumps"), "{err}");
+
+    // The report lists the dumps, in JSON and (as there are several) in the text table.
+    let (code, out, err) = run(&["analyze", p, "--dump", "1", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["schema"], 1);
+    assert_eq!(j["dump"]["selected_dump"], 1);
+    let dumps = j["dump"]["dumps"].as_array().unwrap();
+    assert_eq!(dumps.len(), 2);
+    assert_eq!(dumps[1]["index"], 2);
+    assert_eq!(dumps[1]["segments"], 2);
+    assert_eq!(dumps[1]["offset"], d.dumps[1].offset);
+    assert_eq!(dumps[1]["bytes"], d.dumps[1].bytes);
+    assert_eq!(j["summary"]["objects"], 6);
+    let (code, out, _) = run(&["analyze", p, "-q"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Heap dumps (2)"), "{out}");
+    assert!(out.contains("analysed: 2"), "{out}");
+
+    // A single dump's text report does not list dumps.
+    let (one, _) = diamond(8);
+    let p = temp_file("one-dump.hprof", &one);
+    let (_, out, _) = run(&["analyze", p.to_str().unwrap(), "-q"]);
+    assert!(!out.contains("Heap dumps"), "{out}");
+    let (code, _, err) = run(&["analyze", p.to_str().unwrap(), "--dump", "2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only one heap dump"), "{err}");
+
+    // 1.0.1 files never close a HEAP_DUMP with HEAP_DUMP_END: each record is one dump.
+    let mut old = HprofWriter::with_version(8, "1.0.1");
+    old.load_class(0x100, "java/lang/Object");
+    for first in [0x1000u64, 0x2000] {
+        let mut h = Heap::new(8);
+        h.class(0x100, 0, &[], &[]);
+        h.root(first);
+        h.instance(first, 0x100, &[]);
+        old.record(0x0C, &h.buf);
+    }
+    let a = Analysed::new(&old.buf);
+    assert_eq!(a.index.diagnostics.dumps.len(), 2);
+    assert!(a.index.node(0x2000).is_some() && a.index.node(0x1000).is_none());
+    assert!(
+        !a.index.diagnostics.unterminated,
+        "a HEAP_DUMP needs no end record"
+    );
+    let a = Analysed::with(&old.buf, opts(Some(1)));
+    assert!(a.index.node(0x1000).is_some() && a.index.node(0x2000).is_none());
+}
+
+#[test]
+fn zero_length_and_short_final_segments() {
+    let (data, _) = diamond(8);
+    let end_len = 9; // the HEAP_DUMP_END record diamond writes last
+    let body = &data[..data.len() - end_len];
+
+    // The JVM died after starting a new segment: an empty final segment and no
+    // HEAP_DUMP_END. The dump is read, with a warning that it was not closed.
+    let mut empty = body.to_vec();
+    empty.extend_from_slice(&[0x1C, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let a = Analysed::new(&empty);
+    assert!(a.index.diagnostics.unterminated);
+    assert_eq!(a.index.diagnostics.heap_segments, 3);
+    let v = a.view();
+    assert_eq!(
+        v.retained(v.node(0x1000).unwrap()),
+        4 * node_size(8, 2) + 120
+    );
+    let p = temp_file("empty-final-segment.hprof", &empty);
+    let (code, out, err) = run(&["analyze", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no HEAP_DUMP_END"), "{out}");
+
+    // The JVM died while writing a segment: HotSpot fills in the length last, so the
+    // header says 0 and sub-records follow to the end of the file, the last one cut.
+    let mut unfinished = body.to_vec();
+    let seg_at = unfinished.len();
+    unfinished.extend_from_slice(&[0x1C, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut h = Heap::new(8);
+    h.root(0x3000);
+    h.instance(0x3000, 0x120, &[0x1000, 0]);
+    h.instance(0x3010, 0x120, &[0x3000, 0]);
+    unfinished.extend_from_slice(&h.buf[..h.buf.len() - 5]);
+    let p = temp_file("unfinished-segment.hprof", &unfinished);
+    let (code, _, err) = run(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unfinished-segment.hprof"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "truncated HEAP_DUMP_SEGMENT at byte {}",
+            unfinished.len()
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("record at 0x{seg_at:x}")), "{err}");
+    assert!(err.contains("declares 0 bytes"), "{err}");
+    assert!(err.contains("--salvage"), "{err}");
+    let (code, out, err) = run(&[
+        "analyze",
+        p.to_str().unwrap(),
+        "--salvage",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SALVAGED"), "{out}");
+    let a = Analysed::with(
+        &unfinished,
+        IndexOptions {
+            salvage: true,
+            ..IndexOptions::default()
+        },
+    );
+    assert!(
+        a.index.node(0x3000).is_some(),
+        "complete sub-records are kept"
+    );
+    assert!(a.index.node(0x3010).is_none(), "the cut one is not");
+    let v = a.view();
+    assert_eq!(v.retained(v.node(0x3000).unwrap()), node_size(8, 2));
+    assert_eq!(v.dom.idom(v.node(0x1000).unwrap()), Some(a.graph.root));
+
+    // A final segment shorter than it declares.
+    let mut short = body.to_vec();
+    short.extend_from_slice(&[0x1C, 0, 0, 0, 0, 0, 0, 0x10, 0]);
+    short.extend_from_slice(&h.buf[..h.buf.len() - 5]);
+    let p = temp_file("short-final-segment.hprof", &short);
+    let (code, _, err) = run(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the file ends inside this heap-dump record"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["analyze", p.to_str().unwrap(), "--salvage", "-q"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("SALVAGED"), "{out}");
+}
+
+/// The byte offset of the first record with tag `t` after the header.
+fn record_offset(data: &[u8], t: u8) -> usize {
+    let mut pos = "JAVA PROFILE 1.0.2\0".len() + 12;
+    while data[pos] != t {
+        pos += 9 + u32::from_be_bytes(data[pos + 5..pos + 9].try_into().unwrap()) as usize;
+    }
+    pos
+}
+
+/// A JDK 6-era dump of over 4 GB in one HEAP_DUMP record whose u4 length wrapped: a byte
+/// array of almost 4 GB sits between two objects. The bytes live in zeroed memory that is
+/// never touched (the allocator maps it lazily), so only the few pages written are real.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_heap_dump_length_that_wrapped_past_4_gb_is_unwrapped() {
+    let mut w = HprofWriter::with_version(8, "1.0.1");
+    w.load_class(0x100, "java/lang/Object");
+    w.load_class(0x120, "Node");
+    w.load_class(0x130, "[B");
+    let f0 = w.string("f0");
+    let mut head = Heap::new(8);
+    head.class(0x100, 0, &[], &[]);
+    head.class(0x120, 0x100, &[(f0, OBJECT)], &[]);
+    head.class(0x130, 0x100, &[], &[]);
+    head.root(0x1000);
+    head.instance(0x1000, 0x120, &[0x1010]);
+    let big: u32 = 0xFFFF_FFF0;
+    // PRIM_ARRAY_DUMP header of a byte[big] whose elements follow.
+    head.buf.push(0x23);
+    head.buf.extend_from_slice(&0x1008u64.to_be_bytes());
+    head.buf.extend_from_slice(&0u32.to_be_bytes());
+    head.buf.extend_from_slice(&big.to_be_bytes());
+    head.buf.push(BYTE);
+    let mut tail = Heap::new(8);
+    tail.instance(0x1010, 0x120, &[0x1008]);
+    tail.instance(0x1020, 0x120, &[0x1010]);
+    let body_len = head.buf.len() as u64 + big as u64 + tail.buf.len() as u64;
+    assert!(body_len > 1 << 32);
+    let declared = body_len as u32;
+    let record_at = w.buf.len();
+    w.buf.push(0x0C);
+    w.buf.extend_from_slice(&0u32.to_be_bytes());
+    w.buf.extend_from_slice(&declared.to_be_bytes());
+    w.buf.extend_from_slice(&head.buf);
+    let total = w.buf.len() + big as usize + tail.buf.len();
+    let mut data = vec![0u8; total];
+    data[..w.buf.len()].copy_from_slice(&w.buf);
+    data[total - tail.buf.len()..].copy_from_slice(&tail.buf);
+
+    // The layout is fixed so that the array's size is known; the gaps say nothing here.
+    let a = Analysed::with(
+        &data,
+        IndexOptions {
+            model: Some(heapsleuth::index::VmModel::COMPRESSED),
+            ..IndexOptions::default()
+        },
+    );
+    let d = &a.index.diagnostics;
+    assert_eq!(
+        d.wrapped_length,
+        Some((record_at as u64, declared, body_len))
+    );
+    assert!(d.salvaged.is_none());
+    assert_eq!(d.dumps.len(), 1);
+    let v = a.view();
+    let after = v
+        .node(0x1020)
+        .expect("objects after the 4 GB array are read");
+    assert!(v.node(0x1010).is_some());
+    let arr = v.node(0x1008).unwrap();
+    assert_eq!(v.shallow(arr), (16 + big as u64).div_ceil(8) * 8);
+    assert_eq!(a.dom.idom(arr), v.node(0x1010));
+    assert!(!a.dom.is_reachable(after));
+    let warnings = heapsleuth::report::build::warnings(&v);
+    assert!(
+        warnings.iter().any(|w| w.contains("had wrapped past 4 GB")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_heap_dump_length_much_too_short_is_an_error_not_a_misparse() {
+    // One 1.0.1-style HEAP_DUMP record holding the diamond, with its length cut down to
+    // end inside a sub-record: the bytes after it are no record.
+    let (seg, _) = diamond(8);
+    let mut data = seg.clone();
+    let at = record_offset(&data, 0x1C);
+    let body = at + 9;
+    data[at] = 0x0C;
+    let len = u32::from_be_bytes(data[at + 5..at + 9].try_into().unwrap()) as usize;
+    // The second segment becomes part of nothing: merge it, so one HEAP_DUMP holds all.
+    let second = body + len;
+    assert_eq!(data[second], 0x1C);
+    let len2 = u32::from_be_bytes(data[second + 5..second + 9].try_into().unwrap()) as usize;
+    data.drain(second..second + 9);
+    let whole = (len + len2) as u32;
+    data[at + 5..at + 9].copy_from_slice(&whole.to_be_bytes());
+    let ok = Analysed::new(&data);
+    assert_eq!(ok.index.diagnostics.heap_segments, 1);
+    assert!(ok.index.node(0x1050).is_some());
+
+    // Now corrupt the length: much too short, ending where no record tag is.
+    // No known tag there, nor an unknown record that a known one follows.
+    let known = [
+        1u8, 2, 3, 4, 5, 6, 7, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x1C, 0x2C,
+    ];
+    let record_like = |at: usize| {
+        let l = u32::from_be_bytes(data[at + 5..at + 9].try_into().unwrap()) as usize;
+        let next = at + 9 + l;
+        next == data.len() || data.get(next).is_some_and(|b| known.contains(b))
+    };
+    let short = (30..len)
+        .find(|&l| !known.contains(&data[body + l]) && !record_like(body + l))
+        .unwrap();
+    data[at + 5..at + 9].copy_from_slice(&(short as u32).to_be_bytes());
+    let p = temp_file("short-heap-dump.hprof", &data);
+    let (code, _, err) = run(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("short-heap-dump.hprof"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "corrupt length HEAP_DUMP at byte {} (0x{:x}), record at 0x{at:x}",
+            body + short,
+            body + short
+        )),
+        "{err}"
+    );
+    assert!(err.contains("where the next record should start"), "{err}");
+    assert!(err.contains("--salvage"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Salvage keeps what lies in the declared length and reads nothing after it.
+    let a = Analysed::with(
+        &data,
+        IndexOptions {
+            salvage: true,
+            ..IndexOptions::default()
+        },
+    );
+    assert!(a.index.diagnostics.salvaged.is_some());
+    assert!(a.index.node(0x1000).is_none());
+    assert_eq!(a.index.diagnostics.unknown_records, 0, "no garbage records");
+}
+
+#[test]
+fn a_missing_super_class_and_mismatched_instances_are_counted_not_fatal() {
+    let mut world = World::new(8, 2);
+    let node = world.node;
+    let child = 0x140;
+    world.w.load_class(child, "Child");
+    let own = world.w.string("own");
+    let mut h = Heap::new(8);
+    // Child extends 0x999, which the dump never defines. Its class dump says, as HotSpot's
+    // do, how many field bytes an instance has with its superclasses': 8 own + 8 unknown.
+    let at = h.buf.len();
+    h.class(child, 0x999, &[(own, OBJECT)], &[]);
+    h.buf[at + 61..at + 65].copy_from_slice(&16u32.to_be_bytes());
+    h.root_class(child);
+    h.root_class(node);
+    h.root(0x3000);
+    h.root(0x4000);
+    // Child's own field first, then 8 bytes of the missing superclass's fields.
+    h.instance(0x3000, child, &[0x3010, 0x3020]);
+    h.instance(0x3010, node, &[0, 0]);
+    h.instance(0x3020, node, &[0, 0]);
+    // A Node with one field's bytes instead of two.
+    h.instance(0x4000, node, &[0x3010]);
+    world.w.segment(&h);
+    world.w.end();
+    let a = Analysed::with(
+        &world.w.buf,
+        IndexOptions {
+            model: Some(heapsleuth::index::VmModel::COMPRESSED),
+            ..IndexOptions::default()
+        },
+    );
+    let d = &a.index.diagnostics;
+    assert_eq!(d.missing_super_classes, 1);
+    assert_eq!(
+        d.layout_mismatches, 1,
+        "only the short Node: Child's bytes are as declared"
+    );
+    let v = a.view();
+    let (c, t, u, s) = (
+        v.node(0x3000).unwrap(),
+        v.node(0x3010).unwrap(),
+        v.node(0x3020).unwrap(),
+        v.node(0x4000).unwrap(),
+    );
+    // The unknown 8 bytes count in the size (a 12-byte header, the 8 bytes aligned at 16,
+    // the own reference in the gap at 12), without them it would be 16.
+    assert_eq!(v.shallow(c), 24);
+    // The own field is read; the missing superclass's bytes are not read as references.
+    assert!(a.graph.csr.successors(c).contains(&t));
+    assert!(!a.graph.csr.successors(c).contains(&u));
+    assert!(!a.dom.is_reachable(u));
+    // The short instance yields the one field it has, nothing read past its bytes.
+    let succ = a.graph.csr.successors(s);
+    assert!(succ.contains(&t), "{succ:?}");
+    assert_eq!(succ.len(), 2, "its class and its one field: {succ:?}");
+    assert_eq!(v.fields(s).len(), 1);
+    let warnings = heapsleuth::report::build::warnings(&v);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("1 classes have a superclass the dump does not define")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("1 instances have field data that does not match")),
+        "{warnings:?}"
+    );
+    // The whole pipeline, rules and reports included, goes on.
+    let p = temp_file("missing-super.hprof", &world.w.buf);
+    let p = p.to_str().unwrap();
+    let (code, out, err) = run(&["analyze", p, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("superclass the dump does not define"), "{out}");
+    let (code, out, err) = run(&["inspect", p, "0x4000", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["fields"].as_array().unwrap().len(), 1);
+    let (code, _, err) = run(&["inspect", p, "0x3000"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn max_memory_refuses_a_dump_whose_estimate_exceeds_it() {
+    let (data, _) = diamond(8);
+    let p = temp_file("max-memory.hprof", &data);
+    let p = p.to_str().unwrap();
+    let (code, _, err) = run(&["analyze", p, "--max-memory", "1K"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("max-memory.hprof: not enough memory"), "{err}");
+    assert!(
+        err.contains("more than the 1.0 KiB that --max-memory allows"),
+        "{err}"
+    );
+    assert!(err.contains("a machine with more memory"), "{err}");
+    let (code, _, err) = run(&["top", p, "--max-memory", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid size"), "{err}");
+    // A limit above the estimate lets it run, and the estimate is in the JSON.
+    let (code, out, err) = run(&["analyze", p, "--max-memory", "4G", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let est = j["dump"]["memory_estimate"].as_u64().unwrap();
+    assert!(est > 1024 && est < 4 << 30, "{est}");
+    let (code, _, err) = run(&["top", p, "-q", "--timings"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("timing memory_estimate_mb="), "{err}");
 }

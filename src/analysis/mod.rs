@@ -3,6 +3,7 @@
 
 pub mod dominators;
 pub mod histogram;
+pub mod memory;
 pub mod paths;
 pub mod retained;
 pub mod top;
@@ -12,6 +13,8 @@ use crate::graph::build::{self, Graph};
 use crate::graph::csr::Csr;
 use crate::index::HeapIndex;
 use crate::progress::Progress;
+
+pub use memory::{estimate_memory, MemoryEstimate};
 
 /// What the analysis phases compute from an index.
 pub struct Analysis {

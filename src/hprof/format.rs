@@ -45,6 +45,11 @@ pub mod tag {
     /// Ends a segmented heap dump.
     pub const HEAP_DUMP_END: u8 = 0x2C;
 
+    /// True for the tags HotSpot, the old hprof agent or Android write.
+    pub fn is_known(tag: u8) -> bool {
+        name(tag) != "unknown record"
+    }
+
     /// The record's name for messages.
     pub fn name(tag: u8) -> &'static str {
         match tag {

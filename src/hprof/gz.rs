@@ -108,6 +108,8 @@ pub struct Inflated {
     members: usize,
     /// Whether the block-parallel path was taken.
     parallel: bool,
+    /// Whether the map is anonymous memory rather than a temporary file.
+    anonymous: bool,
 }
 
 impl Inflated {
@@ -126,6 +128,12 @@ impl Inflated {
     /// sequential path.
     pub fn parallel(&self) -> bool {
         self.parallel
+    }
+
+    /// True if the inflated dump lives in anonymous memory (it then counts against the
+    /// machine's memory), false if in a temporary file the kernel can page out.
+    pub fn anonymous(&self) -> bool {
+        self.anonymous
     }
 }
 
@@ -314,7 +322,7 @@ fn inflate_jvm(
         .iter()
         .try_fold(0usize, |sum, s| sum.checked_add(s.size.unwrap_or(0)))
         .ok_or_else(|| Error::new(ErrorKind::Resources, "inflated size overflows"))?;
-    let mut map = alloc_output(first_total, temp_dir)?;
+    let (mut map, mut anonymous) = alloc_output(first_total, temp_dir)?;
 
     // First pass: every segment straight into its slice of the map.
     let done = AtomicU64::new(0);
@@ -347,7 +355,7 @@ fn inflate_jvm(
             .collect()
     };
     if accepted.iter().all(|&ok| ok) {
-        return finish(map, first_total, segments.len(), true);
+        return finish(map, anonymous, first_total, segments.len());
     }
 
     // Fallback: the true member list, walked from byte 0.
@@ -383,7 +391,7 @@ fn inflate_jvm(
         members
     } else {
         drop(map);
-        map = alloc_output(total, temp_dir)?;
+        (map, anonymous) = alloc_output(total, temp_dir)?;
         members
             .into_iter()
             .map(|m| Member { done_at: None, ..m })
@@ -399,7 +407,7 @@ fn inflate_jvm(
             |inflater, (m, out)| inflate_exact(data, m.start, m.end, out, inflater),
         )
         .collect::<Result<()>>()?;
-    finish(map, total, members.len(), true)
+    finish(map, anonymous, total, members.len())
 }
 
 /// Walks the file from byte 0, member by member: an accepted segment starting where a member
@@ -700,21 +708,23 @@ fn inflate_sequential(
         len,
         members,
         parallel: false,
+        anonymous: false,
     })
 }
 
 /// A writable map of `len` bytes: anonymous memory when that is granted and takes at most half
 /// of the memory the system reports available, else an unlinked temporary file of that size in
 /// `temp_dir`, whose pages the kernel can write back instead of running out of memory.
-fn alloc_output(len: usize, temp_dir: &Path) -> Result<MmapMut> {
+/// The flag says which (true: anonymous).
+fn alloc_output(len: usize, temp_dir: &Path) -> Result<(MmapMut, bool)> {
     // A zero-length map is refused by some systems; one spare byte costs nothing.
     let map_len = len.max(1);
     if mem_available().is_none_or(|avail| map_len as u64 <= avail / 2) {
         if let Ok(map) = MmapMut::map_anon(map_len) {
-            return Ok(map);
+            return Ok((map, true));
         }
     }
-    file_output(map_len, temp_dir)
+    Ok((file_output(map_len, temp_dir)?, false))
 }
 
 /// A writable map of `len` bytes over an unlinked temporary file in `temp_dir`.
@@ -728,7 +738,7 @@ fn file_output(len: usize, temp_dir: &Path) -> Result<MmapMut> {
 }
 
 /// Bytes of memory the system can give without swapping (Linux's `MemAvailable`), if known.
-fn mem_available() -> Option<u64> {
+pub fn mem_available() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -736,7 +746,7 @@ fn mem_available() -> Option<u64> {
 }
 
 /// Seals the output map read-only.
-fn finish(map: MmapMut, len: usize, members: usize, parallel: bool) -> Result<Inflated> {
+fn finish(map: MmapMut, anonymous: bool, len: usize, members: usize) -> Result<Inflated> {
     let map = map.make_read_only().map_err(|e| {
         Error::new(
             ErrorKind::Io,
@@ -747,7 +757,8 @@ fn finish(map: MmapMut, len: usize, members: usize, parallel: bool) -> Result<In
         map,
         len,
         members,
-        parallel,
+        parallel: true,
+        anonymous,
     })
 }
 

@@ -197,6 +197,40 @@ fn own_layout_fields(
     fields
 }
 
+/// Stands in for a superclass the dump does not define. HotSpot's CLASS_DUMP states the
+/// instance's field bytes including every superclass's, so the difference from the class's
+/// own fields is what the missing superclasses hold: kept as opaque bytes, so that
+/// instances match their class and their size counts those bytes (in the dump's
+/// encoding, which widens compressed references: an upper bound).
+fn missing_super_layout(
+    dump: &ClassDump,
+    id_size: IdSize,
+    model: &VmModel,
+) -> (Vec<Field>, FieldLayout, u32) {
+    let own: u32 = dump
+        .fields
+        .iter()
+        .map(|f| f.ty.dump_size(id_size) as u32)
+        .sum();
+    let missing = dump.instance_size.saturating_sub(own);
+    let root = FieldLayout::root(model);
+    if missing == 0 {
+        return (Vec::new(), root, 0);
+    }
+    // Largest pieces first, as the JVM would place primitives.
+    let mut primitives = vec![8; (missing / 8) as usize];
+    for size in [4, 2, 1] {
+        if (missing % 8) & size != 0 {
+            primitives.push(size);
+        }
+    }
+    let opaque = OwnFields {
+        primitives,
+        ..OwnFields::default()
+    };
+    (Vec::new(), root.extend(model, &opaque), missing)
+}
+
 /// The class table of a dump.
 #[derive(Debug, Default)]
 pub struct Classes {
@@ -208,6 +242,10 @@ pub struct Classes {
     pub class_class: Option<u32>,
     /// Indices of the primitive array classes, by basic type code.
     prim_arrays: [Option<u32>; 12],
+    /// Classes whose superclass id names no class of the dump. The field bytes their class
+    /// dump declares beyond their own stand for the missing superclass's fields: counted in
+    /// sizes, never read as references.
+    pub missing_supers: u64,
 }
 
 impl Classes {
@@ -257,11 +295,15 @@ impl Classes {
             by_id,
             class_class: None,
             prim_arrays: [None; 12],
+            missing_supers: 0,
         };
         for i in 0..classes.list.len() {
             let s = classes.list[i].dump.super_id;
             classes.list[i].super_class =
                 classes.by_id.get(&s).copied().filter(|&k| k as usize != i);
+            if s != 0 && classes.list[i].super_class.is_none() {
+                classes.missing_supers += 1;
+            }
         }
         // Primitive array classes the dump lacks still need a class to count under.
         for ty in [
@@ -370,6 +412,9 @@ impl Classes {
                 Some(s) if depth[s as usize] < depth[i] => {
                     let sup = &self.list[s as usize];
                     (sup.fields.clone(), sup.layout.clone(), sup.dump_size)
+                }
+                None if self.list[i].dump.super_id != 0 => {
+                    missing_super_layout(&self.list[i].dump, id_size, model)
                 }
                 _ => (Vec::new(), FieldLayout::root(model), 0),
             };

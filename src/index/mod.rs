@@ -26,7 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hprof::format::{sub, tag, BasicType, IdSize};
 use crate::hprof::heap::{parse_sub_record, skip_sub_record, ClassDump, Root, SubRecord};
 use crate::hprof::reader::Reader;
-use crate::hprof::records::{parse_header, Header, Records};
+use crate::hprof::records::{group_dumps, parse_header, DumpSpan, Header, Records};
 use crate::progress::Progress;
 
 pub use classes::{ClassInfo, Classes, Field};
@@ -41,12 +41,14 @@ const CHUNK_BYTES: usize = 4 << 20;
 const BIG: u32 = u32::MAX;
 
 /// How to read the dump.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct IndexOptions {
     /// Object geometry; `None` picks the usual one for the identifier size.
     pub model: Option<VmModel>,
     /// Analyse what precedes a truncation or corruption instead of failing.
     pub salvage: bool,
+    /// Which heap dump of a file holding several to read, from 1; `None` for the last.
+    pub dump: Option<usize>,
 }
 
 /// A stack frame from a STACK_FRAME record.
@@ -86,8 +88,21 @@ pub struct Diagnostics {
     pub unknown_class_instances: u64,
     /// Instances whose field bytes do not match their class layout.
     pub layout_mismatches: u64,
-    /// Number of heap-dump records (HEAP_DUMP and HEAP_DUMP_SEGMENT).
+    /// Number of heap-dump records (HEAP_DUMP and HEAP_DUMP_SEGMENT) in the file.
     pub heap_segments: u64,
+    /// The heap dumps of the file, in file order (several when a file was appended to).
+    pub dumps: Vec<DumpSpan>,
+    /// The one read, from 1 (0 when the file has none).
+    pub dump: usize,
+    /// The dump read is segmented but no HEAP_DUMP_END closes it: the writer stopped.
+    pub unterminated: bool,
+    /// A HEAP_DUMP whose u4 length had wrapped past 4 GB: `(record offset, length as
+    /// written, true length)`.
+    pub wrapped_length: Option<(u64, u32, u64)>,
+    /// Damage after the end of the dump read, which therefore did not matter: where, what.
+    pub damage_after: Option<(u64, String)>,
+    /// Classes whose superclass the dump does not define; its fields are unknown.
+    pub missing_super_classes: u64,
 }
 
 /// The objects of a dump, in id order: node `i` is the i-th smallest id.
@@ -218,8 +233,48 @@ impl<'a> HeapIndex<'a> {
             .unwrap_or_else(|| VmModel::default_for(header.id_size));
         let mut diagnostics = Diagnostics::default();
 
-        // Pass 1: top-level records.
+        // Pass 1: top-level records. A first walk over record headers finds the heap dumps
+        // (a file may hold several), so that the second reads only the one asked for and the
+        // records before its end.
         progress.start("reading records", data.len() as u64);
+        let mut heap_records = Vec::new();
+        for rec in Records::new(data, &header) {
+            let Ok(rec) = rec else { break };
+            if matches!(
+                rec.tag,
+                tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT | tag::HEAP_DUMP_END
+            ) {
+                let end = rec.body.offset() + rec.body.remaining() as u64;
+                heap_records.push((rec.tag, rec.offset, end));
+            }
+        }
+        let dumps = group_dumps(&heap_records);
+        drop(heap_records);
+        let selected = match opts.dump {
+            None => dumps.last().copied(),
+            Some(n) => match n.checked_sub(1).and_then(|i| dumps.get(i)) {
+                Some(d) => Some(*d),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::NoSuchDump,
+                        match dumps.len() {
+                            0 => format!("--dump {n}: the file has no heap dump"),
+                            1 => format!("--dump {n}: the file has only one heap dump"),
+                            k => {
+                                format!("--dump {n}: the file has {k} heap dumps (--dump 1 to {k})")
+                            }
+                        },
+                    ))
+                }
+            },
+        };
+        diagnostics.dump = selected
+            .and_then(|s| dumps.iter().position(|d| *d == s))
+            .map_or(0, |i| i + 1);
+        diagnostics.unterminated = selected.is_some_and(|d| d.segmented && !d.terminated);
+        // Records after the dump's last heap-dump record belong to later dumps, if any.
+        let (dump_start, dump_end) = selected.map_or((0, u64::MAX), |d| (d.offset, d.end));
+        diagnostics.dumps = dumps;
         let mut strings = HashMap::new();
         let mut load_class = HashMap::new();
         let mut class_serials = HashMap::new();
@@ -233,10 +288,27 @@ impl<'a> HeapIndex<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     let at = e.offset.unwrap_or(0);
-                    stop = Some((at, e));
+                    if at >= dump_end {
+                        diagnostics.damage_after = Some((at, e.to_string()));
+                    } else {
+                        stop = Some((at, e));
+                    }
                     break;
                 }
             };
+            let damage = rec.damage.take();
+            let heap = rec.tag == tag::HEAP_DUMP || rec.tag == tag::HEAP_DUMP_SEGMENT;
+            if rec.offset >= dump_end && (heap || tag::is_known(rec.tag)) {
+                // Another dump's records, or those written after ours: not ours to read.
+                diagnostics.heap_segments += heap as u64;
+                if let Some(e) = damage {
+                    diagnostics.damage_after = Some((
+                        e.offset.unwrap_or(rec.offset),
+                        e.in_record(tag::name(rec.tag), rec.offset).to_string(),
+                    ));
+                }
+                continue;
+            }
             if rec.offset - last_report > (64 << 20) {
                 progress.advance(rec.offset - last_report);
                 last_report = rec.offset;
@@ -286,15 +358,19 @@ impl<'a> HeapIndex<'a> {
                     }
                     tag::HEAP_DUMP | tag::HEAP_DUMP_SEGMENT => {
                         diagnostics.heap_segments += 1;
+                        if start < dump_start {
+                            // An earlier dump's: skipped, as a later one replaces it.
+                            return Ok(());
+                        }
                         bodies.push(r.clone());
-                        if rec.truncated {
+                        if let Some(declared) = rec.wrapped {
+                            diagnostics.wrapped_length =
+                                Some((start, declared, r.remaining() as u64));
+                        }
+                        if let Some(e) = &damage {
                             // The sub-record walk finds the last complete sub-record; the
-                            // record itself counts as damaged only from the end of the file.
-                            return Err(Error::at(
-                                ErrorKind::Truncated,
-                                data.len() as u64,
-                                "the file ends inside this heap-dump record",
-                            ));
+                            // record itself counts as damaged only from where its error is.
+                            return Err(e.clone());
                         }
                     }
                     tag::UNLOAD_CLASS
@@ -310,10 +386,9 @@ impl<'a> HeapIndex<'a> {
                 Ok(())
             })();
             if let Err(e) = res {
-                let at = if rec.truncated {
-                    data.len() as u64
-                } else {
-                    start
+                let at = match &damage {
+                    Some(d) => d.offset.unwrap_or(start),
+                    None => start,
                 };
                 stop = Some((at, e.in_record(name, start)));
                 break;
@@ -468,6 +543,7 @@ impl<'a> HeapIndex<'a> {
         let names: HashMap<u64, String> =
             load_class.iter().map(|(&c, &n)| (c, string(n))).collect();
         let mut classes = Classes::build(class_dumps, &names, &string, header.id_size, &model);
+        diagnostics.missing_super_classes = classes.missing_supers;
         let model = match opts.model {
             Some(m) => m,
             None if header.id_size == IdSize::Eight => {
@@ -577,6 +653,11 @@ impl<'a> HeapIndex<'a> {
     /// The UTF-8 string with this id, if the dump has it.
     pub fn string(&self, id: u64) -> Option<&'a [u8]> {
         self.strings.get(&id).copied()
+    }
+
+    /// Number of UTF8 strings in the dump.
+    pub fn string_count(&self) -> usize {
+        self.strings.len()
     }
 
     /// Node index of the object with this id.

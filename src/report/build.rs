@@ -118,6 +118,32 @@ pub fn warnings(view: &HeapView<'_>) -> Vec<String> {
             d.lost_bytes
         ));
     }
+    if let Some((at, declared, len)) = d.wrapped_length {
+        w.push(format!(
+            "the HEAP_DUMP record at byte {at} declares {declared} bytes, but its 32-bit length \
+             had wrapped past 4 GB (old JVMs wrote big heaps so): read as {len} bytes, to where \
+             its sub-records end"
+        ));
+    }
+    if d.unterminated {
+        w.push(
+            "the heap dump has no HEAP_DUMP_END: the JVM may have stopped while writing it, \
+             so objects may be missing"
+                .to_string(),
+        );
+    }
+    if let Some((at, why)) = &d.damage_after {
+        w.push(format!(
+            "the file is damaged at byte {at}, after the heap dump analysed ({why})"
+        ));
+    }
+    if d.missing_super_classes > 0 {
+        w.push(format!(
+            "{} classes have a superclass the dump does not define; the fields it declares \
+             are unknown: their bytes count in sizes but are not read as references",
+            d.missing_super_classes
+        ));
+    }
     if d.unknown_records > 0 {
         w.push(format!(
             "{} top-level records with unknown tags were skipped",

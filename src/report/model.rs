@@ -42,6 +42,25 @@ pub struct DumpInfo {
     pub heap_segments: u64,
     /// Object model used for shallow sizes.
     pub object_model: String,
+    /// The heap dump analysed, from 1 (0 if the file has none).
+    pub selected_dump: u64,
+    /// Every heap dump in the file (several when a file was appended to).
+    pub dumps: Vec<DumpEntry>,
+    /// Estimated peak anonymous memory of the analysis, in bytes.
+    pub memory_estimate: u64,
+}
+
+/// One heap dump of a file.
+#[derive(Clone, Debug, Serialize)]
+pub struct DumpEntry {
+    /// Its number, from 1, as `--dump` takes it.
+    pub index: u64,
+    /// File offset of its first heap-dump record.
+    pub offset: u64,
+    /// Bytes of its heap-dump records.
+    pub bytes: u64,
+    /// Its heap-dump records (HEAP_DUMP or HEAP_DUMP_SEGMENT).
+    pub segments: u64,
 }
 
 /// Whole-heap totals.

@@ -165,6 +165,35 @@ pub fn write_summary(out: &mut dyn Write, d: &DumpInfo, s: &Summary) -> io::Resu
     for (k, v) in rows {
         t.add_row(vec![Cell::new(k), Cell::new(v)]);
     }
+    if d.dumps.len() > 1 {
+        // A file appended to by several dumps: say which one these numbers are about.
+        let list: Vec<String> = d
+            .dumps
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}{} at byte {}: {}, {} heap-dump records",
+                    if e.index == d.selected_dump {
+                        "* "
+                    } else {
+                        "  "
+                    },
+                    e.index,
+                    count(e.offset),
+                    bytes(e.bytes),
+                    count(e.segments)
+                )
+            })
+            .collect();
+        t.add_row(vec![
+            Cell::new(format!("Heap dumps ({})", d.dumps.len())),
+            Cell::new(format!(
+                "{}\nanalysed: {} (--dump N picks another)",
+                list.join("\n"),
+                d.selected_dump
+            )),
+        ]);
+    }
     writeln!(out, "{t}")
 }
 

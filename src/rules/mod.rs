@@ -482,6 +482,7 @@ pub(crate) mod testing {
             &IndexOptions {
                 model: None,
                 salvage: false,
+                dump: None,
             },
             &NoProgress,
         )

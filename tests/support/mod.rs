@@ -265,6 +265,7 @@ impl<'a> Analysed<'a> {
             IndexOptions {
                 model: None,
                 salvage: false,
+                dump: None,
             },
         )
     }
