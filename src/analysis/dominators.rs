@@ -30,6 +30,9 @@
 //!    scanning the graph in node order. An edge out of a reachable node always leads to a
 //!    reachable node, so unreachable nodes and their edges never enter the computation.
 //!    Self-loops and edges into the root are dropped: they cannot affect any dominator.
+//!    So are the lists of nodes with a single predecessor (most objects of a heap): that
+//!    predecessor is the node's DFS parent, which pass 3 starts from anyway, so the list
+//!    would only cost a random write per edge and memory.
 //! 3. Semidominators are computed in reverse preorder with Lengauer–Tarjan's link/eval
 //!    forest and simple path compression. Semi-NCA only needs the *value* of the smallest
 //!    semidominator on a forest path (never the vertex), so a forest label holds that value
@@ -55,7 +58,8 @@
 //! For `n` nodes of which `r` are reachable, and `m` edges out of reachable nodes, peak
 //! working memory (besides the input graph) is about `24 r + 4 m` bytes, reached in pass 3:
 //! preorder→node, parent and semidominator arrays (4 bytes each per reachable node), the
-//! forest (8), and the predecessor CSR (`4 r + 4 m`). Passes 1–2 use at most
+//! forest (8), and the predecessor CSR (`4 r + 4 m`; only the edges into nodes with several
+//! predecessors count in `m` there, typically a third of all edges). Passes 1–2 use at most
 //! `8 n + 8 r + 12 d` (node→preorder map, predecessor counts, preorder, parents, and the
 //! DFS stack of depth `d`), which stays below that except on very long chains. Every
 //! temporary is freed before returning; the result keeps `4 n + 4 r` bytes (immediate
@@ -392,11 +396,22 @@ fn preorder_dfs(graph: &Csr, root: u32) -> Dfs {
 
 /// The reverse of the subgraph the root reaches, in preorder space: the successors of `w`
 /// are the preorder numbers of `w`'s predecessors. Self-loops and edges into the root
-/// (number 0) are left out, matching `counts` from [`preorder_dfs`].
+/// (number 0) are left out, matching `counts` from [`preorder_dfs`], and so are the lists
+/// of nodes with one predecessor: it is their DFS parent, the semidominator pass's
+/// starting point.
 ///
-/// Scans the graph in node order, so only the writes land at random.
+/// Scans the graph in node order, so only the writes land at random; which nodes have
+/// lists is a bit set of one bit per node, small enough to stay in cache.
 fn predecessors(graph: &Csr, pre: &[u32], counts: Vec<u32>) -> Csr {
     let mut offsets = counts;
+    let mut listed = vec![0u64; offsets.len().div_ceil(64)];
+    for (i, c) in offsets.iter_mut().enumerate() {
+        if *c >= 2 {
+            listed[i / 64] |= 1 << (i % 64);
+        } else {
+            *c = 0;
+        }
+    }
     // Counts become range ends; filling decrements each back to its range start.
     let mut sum = 0u32;
     for o in offsets.iter_mut() {
@@ -410,7 +425,7 @@ fn predecessors(graph: &Csr, pre: &[u32], counts: Vec<u32>) -> Csr {
         }
         for &t in &graph.targets[range[0] as usize..range[1] as usize] {
             let p = pre[t as usize];
-            if p != 0 && p != i {
+            if p != i && (listed[p as usize / 64] >> (p % 64)) & 1 == 1 {
                 let slot = &mut offsets[p as usize];
                 *slot -= 1;
                 targets[*slot as usize] = i;
