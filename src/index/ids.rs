@@ -52,7 +52,11 @@ enum Lookup {
 /// A sorted set of object ids with O(1) lookup of an id's rank.
 #[derive(Debug)]
 pub struct IdMap {
+    /// The ids themselves, only where the lookup needs them (the radix directory): with
+    /// the bitmap they are dropped, and [`HeapIndex::id`](crate::index::HeapIndex::id)
+    /// reads an id back from its sub-record, saving 8 bytes per object.
     ids: Vec<u64>,
+    len: usize,
     min: u64,
     lookup: Lookup,
 }
@@ -68,8 +72,21 @@ impl IdMap {
     pub fn new(ids: Vec<u64>) -> IdMap {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let min = ids.first().copied().unwrap_or(0);
-        let lookup = bitmap(&ids, min).unwrap_or_else(|| radix(&ids, min));
-        IdMap { ids, min, lookup }
+        let len = ids.len();
+        match bitmap(&ids, min) {
+            Some(lookup) => IdMap {
+                ids: Vec::new(),
+                len,
+                min,
+                lookup,
+            },
+            None => IdMap {
+                lookup: radix(&ids, min),
+                ids,
+                len,
+                min,
+            },
+        }
     }
 
     /// The rank of `id` among the ids, or `None` if it is not one of them.
@@ -113,20 +130,20 @@ impl IdMap {
         }
     }
 
-    /// The id of node `i`.
+    /// The id of node `i`, if the map keeps the ids (see [`IdMap`]'s `ids`).
     #[inline]
-    pub fn id(&self, i: u32) -> u64 {
-        self.ids[i as usize]
+    pub fn stored_id(&self, i: u32) -> Option<u64> {
+        self.ids.get(i as usize).copied()
     }
 
     /// Number of ids.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.len
     }
 
     /// True when there are no ids.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len == 0
     }
 
     /// Bytes of memory the map holds.

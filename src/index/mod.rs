@@ -530,7 +530,6 @@ impl<'a> HeapIndex<'a> {
                 ),
             ));
         }
-        let ids = IdMap::new(ids);
         progress.finish();
 
         // Names.
@@ -551,6 +550,9 @@ impl<'a> HeapIndex<'a> {
             }
             None => model,
         };
+        // Built after the geometry is known: the map may drop the ids (they are in the
+        // dump, one byte into each object's sub-record).
+        let ids = IdMap::new(ids);
         let frames = frame_recs
             .into_iter()
             .map(|(id, m, s, cs, line)| {
@@ -669,7 +671,11 @@ impl<'a> HeapIndex<'a> {
     /// Object id of node `v`.
     #[inline]
     pub fn id(&self, v: u32) -> u64 {
-        self.objects.ids.id(v)
+        self.objects.ids.stored_id(v).unwrap_or_else(|| {
+            // Every indexed sub-record starts with its tag byte, then the object's id.
+            let off = self.objects.offset(v) as usize + 1;
+            crate::hprof::reader::id_at(&self.data[off..], self.header.id_size)
+        })
     }
 
     /// The class of node `v`.
@@ -702,7 +708,7 @@ const MODEL_SAMPLE: usize = 200_000;
 fn detect_model(
     data: &[u8],
     offsets: &[u64],
-    ids: &IdMap,
+    ids: &[u64],
     classes: &mut Classes,
     field_name: &dyn Fn(u64) -> String,
     id_size: IdSize,
@@ -738,7 +744,7 @@ fn detect_model(
                     &ignore,
                     &ignore,
                 );
-                ids.id(k as u32 + 1) - ids.id(k as u32) == size
+                ids[k + 1] - ids[k] == size
             })
             .count();
         if hits > best.0 {
