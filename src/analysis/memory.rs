@@ -31,8 +31,8 @@ pub struct MemoryEstimate {
 ///
 /// | what | bytes |
 /// |---|---|
-/// | index: id, file offset, class, shallow size (`index`) | `24 n` |
-/// | id map directory, about one `u32` bucket per two ids (`index::ids`) | `2 n` |
+/// | index: file offset, class, shallow size (`index`) | `16 n` |
+/// | id map: a rank bitmap, or ids and a radix directory (`index::ids`) | `2 n` |
 /// | graph CSR: offsets and targets (`graph::csr`) | `4 n + 4 m` |
 /// | Semi-NCA working set, taking every node as reachable (`analysis::dominators`) | `24 n + 4 m` |
 /// | immediate dominators by node, and the preorder it keeps | `4 n` |
@@ -43,9 +43,9 @@ pub struct MemoryEstimate {
 /// | the inflated dump, for gzip input in anonymous memory | its length |
 /// | the process itself | 8 MB |
 ///
-/// i.e. `78 n + 8 m` plus the small tables. The dominator working set is freed before
+/// i.e. `70 n + 8 m` plus the small tables. The dominator working set is freed before
 /// retained sizes are computed, but the allocator does not reliably give freed memory back
-/// to the system, so the resident peak is closer to the sum than to the largest phase: on
+/// to the system (the binary's keeps up to 256 MB of freed blocks for reuse), so the resident peak is closer to the sum than to the largest phase: on
 /// the `chain` fixture (1 M objects) the sum is within 10% of the measured anonymous peak,
 /// and BENCHMARKS.md's 82-95 bytes per object fit it. `m` is counted, not guessed: each instance's reference fields plus its class, each
 /// object array's length (from its shallow size) plus its class, one per primitive array,
@@ -94,6 +94,6 @@ pub fn estimate_memory(index: &HeapIndex<'_>, dump_in_anonymous_memory: bool) ->
     MemoryEstimate {
         objects: n,
         references: m,
-        bytes: 78 * n + 8 * m + tables + dump + BASE,
+        bytes: 70 * n + 8 * m + tables + dump + BASE,
     }
 }
