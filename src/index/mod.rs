@@ -588,38 +588,41 @@ impl<'a> HeapIndex<'a> {
         let mismatched = AtomicU64::new(0);
         let class_class = classes.class_class;
         let id_size = header.id_size;
-        let per_object: Vec<(u32, u64)> = offsets
+        let size = |off: u64, unknown: &AtomicU64, mismatched: &AtomicU64| {
+            size_object(
+                data,
+                off,
+                id_size,
+                &classes,
+                &model,
+                class_class,
+                unknown,
+                mismatched,
+            )
+        };
+        // Straight into the two arrays: sizes of 4 GB and more (arrays only) are marked and
+        // looked up again below, so no per-object pair array is built in between.
+        let (mut class, shallow): (Vec<u32>, Vec<u32>) = offsets
             .par_iter()
             .with_min_len(4096)
             .map(|&off| {
-                let (c, s) = size_object(
-                    data,
-                    off,
-                    id_size,
-                    &classes,
-                    &model,
-                    class_class,
-                    &unknown,
-                    &mismatched,
-                );
-                (c, s)
+                let (c, s) = size(off, &unknown, &mismatched);
+                (c, s.min(BIG as u64) as u32)
+            })
+            .unzip();
+        let big: HashMap<u32, u64> = shallow
+            .par_iter()
+            .enumerate()
+            .filter(|(_, &s)| s == BIG)
+            .map(|(i, _)| {
+                // Counted already, in the pass above.
+                let uncounted = AtomicU64::new(0);
+                (i as u32, size(offsets[i], &uncounted, &uncounted).1)
             })
             .collect();
         progress.finish();
         diagnostics.unknown_class_instances = unknown.into_inner();
         diagnostics.layout_mismatches = mismatched.into_inner();
-        let mut class = Vec::with_capacity(per_object.len());
-        let mut shallow = Vec::with_capacity(per_object.len());
-        let mut big = HashMap::new();
-        for (i, (c, s)) in per_object.into_iter().enumerate() {
-            class.push(c);
-            if s >= BIG as u64 {
-                big.insert(i as u32, s);
-                shallow.push(BIG);
-            } else {
-                shallow.push(s as u32);
-            }
-        }
         // Instances of classes the dump never defined get one synthetic class each.
         if diagnostics.unknown_class_instances > 0 {
             let unknown_idx = classes.add_synthetic("<unknown class>", None);
