@@ -117,8 +117,9 @@ impl IdMap {
                 Some(b.rank + below + (b.words[w] & ((1u64 << bit) - 1)).count_ones())
             }
             Lookup::Radix { shift, dir } => {
+                // `dir` has at least two entries; `k + 1` could overflow for ids near the top.
                 let k = (off >> shift) as usize;
-                if k + 1 >= dir.len() {
+                if k >= dir.len() - 1 {
                     return None;
                 }
                 let (lo, hi) = (dir[k] as usize, dir[k + 1] as usize);
@@ -278,6 +279,15 @@ mod tests {
                     prop_assert_eq!(m.get(probe), ids.binary_search(&probe).ok().map(|i| i as u32));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ids_near_the_top_of_the_range_are_not_found_rather_than_overflowing() {
+        for ids in [vec![0u64], vec![0, 8, 16], vec![5, 1 << 40]] {
+            let m = IdMap::new(ids);
+            assert_eq!(m.get(u64::MAX), None);
+            assert_eq!(m.get(u64::MAX - 7), None);
         }
     }
 
