@@ -153,6 +153,21 @@ impl<'a> HeapView<'a> {
         self.retained[v as usize]
     }
 
+    /// The `k` nodes of `nodes` that retain the most, biggest first, ties in node order.
+    /// A selection, then a sort of the `k`: rules ask this of millions of instances.
+    pub fn biggest(&self, mut nodes: Vec<u32>, k: usize) -> Vec<u32> {
+        let key = |&v: &u32| (std::cmp::Reverse(self.retained(v)), v);
+        if k == 0 {
+            return Vec::new();
+        }
+        if nodes.len() > k {
+            nodes.select_nth_unstable_by_key(k - 1, key);
+            nodes.truncate(k);
+        }
+        nodes.sort_unstable_by_key(key);
+        nodes
+    }
+
     /// Bytes reachable from GC roots.
     pub fn reachable_bytes(&self) -> u64 {
         self.retained[self.graph.root as usize]

@@ -5,7 +5,9 @@
 //! weak, soft and phantom references is not followed (such a path would not keep the object
 //! alive); `include_weak` follows it too.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+use foldhash::fast::FixedState;
 
 use crate::graph::build::Graph;
 use crate::hprof::heap::{SubRecord, Value};
@@ -57,10 +59,10 @@ pub fn shortest_path(
         weak_reference_classes(index)
     };
     let n = graph.csr.num_nodes();
-    let mut parent = vec![u32::MAX; n];
-    parent[graph.root as usize] = graph.root;
+    let mut parent = Parents::Sparse(HashMap::default());
+    parent.insert(graph.root, graph.root, n);
     let mut queue = VecDeque::from([graph.root]);
-    while let Some(v) = queue.pop_front() {
+    'search: while let Some(v) = queue.pop_front() {
         if v == target {
             break;
         }
@@ -75,21 +77,67 @@ pub fn shortest_path(
             None
         };
         for &w in graph.csr.successors(v) {
-            if parent[w as usize] == u32::MAX && Some(w) != skip {
-                parent[w as usize] = v;
+            if Some(w) != skip && parent.insert(w, v, n) {
+                // Its parent is final once it is discovered.
+                if w == target {
+                    break 'search;
+                }
                 queue.push_back(w);
             }
         }
     }
-    if parent[target as usize] == u32::MAX {
-        return None;
-    }
+    parent.get(target)?;
     let mut path = vec![target];
     let mut cur = target;
     while cur != graph.root {
-        cur = parent[cur as usize];
+        cur = parent.get(cur).expect("every discovered node has a parent");
         path.push(cur);
     }
     path.reverse();
     Some(path)
+}
+
+/// BFS parent links. Most searches end near the roots, after a few thousand nodes, so they
+/// start in a hash map; an array of one entry per node (filling it costs more than a short
+/// search) replaces it once the search has seen a sixteenth of the graph.
+enum Parents {
+    Sparse(HashMap<u32, u32, FixedState>),
+    Dense(Vec<u32>),
+}
+
+impl Parents {
+    /// Records `parent` as `v`'s parent unless `v` has one; true if it was new.
+    fn insert(&mut self, v: u32, parent: u32, n: usize) -> bool {
+        match self {
+            Parents::Sparse(m) => {
+                if m.contains_key(&v) {
+                    return false;
+                }
+                m.insert(v, parent);
+                if m.len() > n / 16 {
+                    let mut dense = vec![u32::MAX; n];
+                    for (&k, &p) in m.iter() {
+                        dense[k as usize] = p;
+                    }
+                    *self = Parents::Dense(dense);
+                }
+                true
+            }
+            Parents::Dense(d) => {
+                let slot = &mut d[v as usize];
+                let new = *slot == u32::MAX;
+                if new {
+                    *slot = parent;
+                }
+                new
+            }
+        }
+    }
+
+    fn get(&self, v: u32) -> Option<u32> {
+        match self {
+            Parents::Sparse(m) => m.get(&v).copied(),
+            Parents::Dense(d) => Some(d[v as usize]).filter(|&p| p != u32::MAX),
+        }
+    }
 }

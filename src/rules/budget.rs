@@ -69,10 +69,7 @@ fn check_one(view: &HeapView<'_>, b: &Budget) -> Option<Finding> {
         "A budget of the check configuration is exceeded: find out why these instances grew (see the path and `heapsleuth histogram --grep`), then fix the growth or raise the budget in the configuration file if the new size is intended.",
     );
     // The biggest instances first: the path leads to the one retaining the most.
-    let mut objs = instances;
-    objs.sort_by_key(|&v| std::cmp::Reverse(view.retained(v)));
-    objs.truncate(20);
-    f.objects = objs;
+    f.objects = view.biggest(instances, 20);
     f.metric("class", b.class.as_str());
     f.metric("instances", count);
     f.set_retained(retained, heap_share);

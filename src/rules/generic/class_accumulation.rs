@@ -62,8 +62,7 @@ impl Rule for ClassAccumulation {
             if s < cfg.get("min_share") || r.instances < cfg.count("min_instances").max(1) {
                 continue;
             }
-            let mut inst = view.instances_of(r.class, false);
-            inst.sort_by_key(|&v| (std::cmp::Reverse(view.retained(v)), v));
+            let inst = view.biggest(view.instances_of(r.class, false), 10);
             let Some(&biggest) = inst.first() else {
                 continue;
             };
@@ -88,7 +87,6 @@ impl Rule for ClassAccumulation {
             f.metric("biggest_retained_bytes", view.retained(biggest));
             f.metric("accumulation_point", format!("0x{:x}", view.id(acc)));
             f.metric("accumulation_class", name(view, acc));
-            inst.truncate(10);
             f.objects = inst;
             out.push(f);
         }
