@@ -47,3 +47,21 @@ fn an_instance_field_count_past_its_record_is_a_bad_length_at_the_count() {
     let s = salvaged(&data);
     assert_eq!(s.diagnostics.salvaged.as_ref().map(|s| s.0), Some(count_at));
 }
+
+/// Found by the `analyze` fuzz target: with the lowest object id 0 and a dense id range,
+/// looking up a reference to 0xFFFF_FFFF_FFFF_FFFF overflowed the id map's bucket index
+/// (a panic with overflow checks, an out-of-bounds index without).
+#[test]
+fn a_reference_to_the_largest_id_is_dangling_not_a_panic() {
+    let mut w = HprofWriter::new(8);
+    let mut h = Heap::new(8);
+    h.root(0);
+    h.obj_array(0, 0x200, &[u64::MAX, 1]);
+    w.segment(&h);
+    w.end();
+    let a = Analysed::new(&w.buf);
+    assert_eq!(a.index.objects.len(), 1);
+    assert_eq!(a.index.node(u64::MAX), None);
+    // Both elements and the undefined array class.
+    assert_eq!(a.graph.dangling, 3);
+}

@@ -61,7 +61,8 @@ impl IdMap {
     pub fn get(&self, id: u64) -> Option<u32> {
         let off = id.wrapping_sub(self.min);
         let k = (off >> self.shift) as usize;
-        if id < self.min || k + 1 >= self.dir.len() {
+        // `dir` has at least two entries; `k + 1` would overflow for ids near u64::MAX.
+        if id < self.min || k >= self.dir.len() - 1 {
             return None;
         }
         let lo = self.dir[k] as usize;
