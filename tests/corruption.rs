@@ -234,7 +234,7 @@ fn truncation_inside_records_names_the_record_or_salvages_what_precedes_it() {
             };
             let before = d.objects_before(r.offset);
             // Inside the record header: the time or the length is cut short.
-            for k in [1, 4, 8] {
+            for k in [1, 8] {
                 let cut = r.offset + k;
                 let case = format!("{} {name} at {} cut at +{k}", d.name, r.offset);
                 let at = if k < 5 { r.offset + 1 } else { r.offset + 5 };
@@ -251,9 +251,9 @@ fn truncation_inside_records_names_the_record_or_salvages_what_precedes_it() {
             if r.len == 0 {
                 continue;
             }
-            let mut ks = vec![0, r.len / 2, r.len - 1];
+            let mut ks = vec![0, r.len - 1];
             if r.tag == HEAP_DUMP_SEGMENT {
-                ks.extend((1..12).map(|j| r.len * j / 12));
+                ks.extend((1..10).map(|j| r.len * j / 10));
             }
             for k in ks {
                 let cut = r.body() + k;
@@ -450,31 +450,28 @@ fn huge_sub_record_lengths_and_bad_sub_record_tags_fail_at_their_offset() {
         }
         // Sub-record tags no format defines.
         for tag in [0x05, 0x20, 0x21, 0x22, 0x23, 0x08, 0xFF] {
-            for s in sampled_subs(d, tag, 4) {
-                for bad in [0x00u8, 0x42, 0xC4] {
-                    let mut data = d.data.clone();
-                    data[s.start] = bad;
-                    let case = format!(
-                        "{} sub-record at {} tag {tag:#x} -> {bad:#x}",
-                        d.name, s.start
-                    );
-                    let e = build(&data, false)
-                        .err()
-                        .unwrap_or_else(|| panic!("{case}"));
-                    assert_eq!(e.kind, ErrorKind::UnknownSubRecord, "{case}: {e}");
-                    assert_eq!(e.offset, Some(s.start as u64), "{case}: {e}");
-                    assert!(e.to_string().contains(&format!("tag 0x{bad:02x}")), "{e}");
-                    cases += 1;
-                    // Salvage is the same walk whatever the bad tag; one value shows it.
-                    if bad == 0x00 {
-                        expect_salvage(&case, &data, s.start..=s.start, d.objects_before(s.start));
-                        cases += 1;
-                    }
-                }
+            for (j, s) in sampled_subs(d, tag, 4).into_iter().enumerate() {
+                // One bad value per sub-record, taking turns: the walk treats them alike.
+                let bad = [0x00u8, 0x42, 0xC4][j % 3];
+                let mut data = d.data.clone();
+                data[s.start] = bad;
+                let case = format!(
+                    "{} sub-record at {} tag {tag:#x} -> {bad:#x}",
+                    d.name, s.start
+                );
+                let e = build(&data, false)
+                    .err()
+                    .unwrap_or_else(|| panic!("{case}"));
+                assert_eq!(e.kind, ErrorKind::UnknownSubRecord, "{case}: {e}");
+                assert_eq!(e.offset, Some(s.start as u64), "{case}: {e}");
+                assert!(e.to_string().contains(&format!("tag 0x{bad:02x}")), "{e}");
+                cases += 1;
+                expect_salvage(&case, &data, s.start..=s.start, d.objects_before(s.start));
+                cases += 1;
             }
         }
     }
-    assert!(cases > 500, "{cases} cases");
+    assert!(cases > 250, "{cases} cases");
 }
 
 /// Runs the binary under a 2 GB address-space limit: an allocation sized by a corrupt
