@@ -192,6 +192,38 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     v
 }
 
+/// Seeds of the `gzip` target: a plain gzip of a small dump, and the head of the JVM's own
+/// multi-member gzip (its `HPROF BLOCKSIZE=` member header and first members).
+fn gzip_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&small_world(8)).unwrap();
+    let plain = enc.finish().unwrap();
+    let jvm = std::fs::read(fixtures().join("core/mixed-gz.hprof.gz")).unwrap();
+    vec![
+        ("synthetic-id8.gz.seed", plain),
+        ("mixed-gz-head.gz.seed", jvm[..24 << 10].to_vec()),
+    ]
+}
+
+#[test]
+fn committed_gzip_seeds_are_what_the_test_makes() {
+    let dir = seeds_dir().join("gzip");
+    if std::env::var_os("HEAPSLEUTH_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in gzip_seeds() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    for (name, made) in gzip_seeds() {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        assert!(bytes == made, "{name} is what this test makes");
+    }
+    let tmp = std::env::temp_dir();
+    let plain = heapsleuth::hprof::gz::inflate(&gzip_seeds()[0].1, &tmp, &|_| {}).unwrap();
+    assert_eq!(&plain[..], &small_world(8)[..]);
+}
+
 #[test]
 fn committed_fuzz_seeds_are_small_valid_dumps() {
     let dir = seeds_dir();
