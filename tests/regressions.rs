@@ -65,3 +65,36 @@ fn a_reference_to_the_largest_id_is_dangling_not_a_panic() {
     // Both elements and the undefined array class.
     assert_eq!(a.graph.dangling, 3);
 }
+
+/// Found by the corruption suite once instance counts were checked like array lengths:
+/// in a dump cut inside its last heap segment, the cut instance or array was reported as a
+/// corrupt length; in a body the file ends inside, it is the truncation.
+#[test]
+fn a_sub_record_cut_by_the_end_of_the_file_is_truncated_not_corrupt() {
+    for (what, cut_back) in [("INSTANCE_DUMP", 60), ("PRIM_ARRAY_DUMP", 5)] {
+        let mut world = World::new(8, 1);
+        let node = world.node;
+        let mut h = Heap::new(8);
+        h.root(0x1000);
+        h.instance(0x1000, node, &[0x1010]);
+        h.byte_array(0x1010, &[1; 40]);
+        h.instance(0x1020, node, &[0]);
+        h.byte_array(0x1030, &[2; 40]);
+        world.w.segment(&h);
+        // Cut inside the last instance (its 8 field bytes) or the last array's elements.
+        let data = &world.w.buf[..world.w.buf.len() - cut_back];
+        let s = salvaged(data);
+        let (_, why) = s.diagnostics.salvaged.clone().expect("salvaged");
+        assert!(
+            why.starts_with(&format!("truncated {what}")),
+            "{what}: {why}"
+        );
+        // A complete record whose count runs past it is still a corrupt length.
+        let mut whole = world.w.buf.clone();
+        whole.extend_from_slice(&[0x2C, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let at = whole.len() - 9 - 40 - 1 - 4;
+        whole[at..at + 4].copy_from_slice(&41u32.to_be_bytes());
+        let e = strict(&whole).err().expect("corrupt");
+        assert_eq!(e.kind, ErrorKind::BadLength, "{e}");
+    }
+}

@@ -311,9 +311,15 @@ impl<'a> HeapIndex<'a> {
                 let mut chunk_start = r.clone();
                 let mut chunk_len = 0usize;
                 let mut err = None;
+                let reaches_eof = body.offset() + body.remaining() as u64 == data.len() as u64;
                 while !r.is_empty() {
                     let before = r.remaining();
-                    if let Err(e) = skip_sub_record(&mut r) {
+                    if let Err(mut e) = skip_sub_record(&mut r) {
+                        // In a body the file cuts short, a length running past the end is
+                        // the truncation, not a corrupt count.
+                        if reaches_eof && e.kind == ErrorKind::BadLength {
+                            e.kind = ErrorKind::Truncated;
+                        }
                         err = Some(e);
                         break;
                     }
