@@ -909,3 +909,166 @@ fn max_memory_refuses_a_dump_whose_estimate_exceeds_it() {
     assert_eq!(code, 0);
     assert!(err.contains("timing memory_estimate_mb="), "{err}");
 }
+
+/// A random class: its superclass (`None` for java.lang.Object, else an earlier random
+/// class) and its own field types.
+#[derive(Clone, Debug)]
+struct RandomClass {
+    super_idx: Option<usize>,
+    fields: Vec<u8>,
+}
+
+fn field_bytes(ty: u8, id_size: usize) -> usize {
+    match ty {
+        OBJECT => id_size,
+        BOOLEAN | BYTE => 1,
+        INT => 4,
+        _ => 8,
+    }
+}
+
+fn push_id(buf: &mut Vec<u8>, id_size: usize, id: u64) {
+    if id_size == 4 {
+        buf.extend_from_slice(&(id as u32).to_be_bytes());
+    } else {
+        buf.extend_from_slice(&id.to_be_bytes());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random class hierarchies with mixed primitive and reference fields, instances,
+    /// object and byte arrays, dangling references, both id sizes: the index holds every
+    /// object with its class, and each object's references are exactly the ones written.
+    #[test]
+    fn random_layouts_and_arrays_index_what_was_written(
+        id_size in prop_oneof![Just(4usize), Just(8usize)],
+        class_specs in proptest::collection::vec(
+            (any::<prop::sample::Index>(), proptest::collection::vec(
+                prop_oneof![Just(OBJECT), Just(BOOLEAN), Just(BYTE), Just(INT), Just(LONG)],
+                0..6,
+            )),
+            1..5,
+        ),
+        objs in proptest::collection::vec(
+            (0u8..4, any::<prop::sample::Index>(), proptest::collection::vec(any::<u16>(), 8)),
+            1..40,
+        ),
+    ) {
+        let classes: Vec<RandomClass> = class_specs
+            .iter()
+            .enumerate()
+            .map(|(i, (sup, fields))| RandomClass {
+                // An index past the earlier classes means java.lang.Object.
+                super_idx: Some(sup.index(i + 1)).filter(|&s| s < i),
+                fields: fields.clone(),
+            })
+            .collect();
+        let mut world = World::new(id_size, 0);
+        let class_id = |i: usize| 0x200 + 0x10 * i as u64;
+        let array_class = 0x180;
+        world.w.load_class(array_class, "[Ljava/lang/Object;");
+        let mut h = Heap::new(id_size);
+        h.class(array_class, world.object, &[], &[]);
+        for (i, c) in classes.iter().enumerate() {
+            world.w.load_class(class_id(i), &format!("C{i}"));
+            let names: Vec<(u64, u8)> = c
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(k, &ty)| (world.w.string(&format!("c{i}f{k}")), ty))
+                .collect();
+            let sup = c.super_idx.map_or(world.object, class_id);
+            h.class(class_id(i), sup, &names, &[]);
+            h.root_class(class_id(i));
+        }
+        let n = objs.len();
+        let obj_id = |i: usize| 0x10_000 + 0x20 * i as u64;
+        // A pick names another object, null (n) or an id no object has (n + 1).
+        let target = |p: u16| match p as usize % (n + 2) {
+            t if t < n => obj_id(t),
+            t if t == n => 0,
+            _ => 0xDEAD_0000,
+        };
+        let mut expected: Vec<(u64, u64, Vec<u64>)> = Vec::new(); // (id, class, refs)
+        let mut dangling = 0;
+        h.root(obj_id(0));
+        for (i, (kind, class, picks)) in objs.iter().enumerate() {
+            let id = obj_id(i);
+            let mut picks = picks.iter().copied().cycle();
+            let mut refs = Vec::new();
+            let mut b = Vec::new();
+            let cls = match kind {
+                0 | 1 => {
+                    // Field values: own fields first, then each superclass's.
+                    let ci = class.index(classes.len());
+                    let mut data = Vec::new();
+                    let mut cur = Some(ci);
+                    while let Some(c) = cur {
+                        for &ty in &classes[c].fields {
+                            if ty == OBJECT {
+                                let t = target(picks.next().unwrap());
+                                push_id(&mut data, id_size, t);
+                                refs.push(t);
+                            } else {
+                                data.extend(std::iter::repeat_n(0xA5, field_bytes(ty, id_size)));
+                            }
+                        }
+                        cur = classes[c].super_idx;
+                    }
+                    b.push(0x21);
+                    push_id(&mut b, id_size, id);
+                    b.extend_from_slice(&0u32.to_be_bytes());
+                    push_id(&mut b, id_size, class_id(ci));
+                    b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                    b.extend_from_slice(&data);
+                    class_id(ci)
+                }
+                2 => {
+                    let len = picks.next().unwrap() as usize % 5;
+                    let elems: Vec<u64> = (0..len).map(|_| target(picks.next().unwrap())).collect();
+                    h.obj_array(id, array_class, &elems);
+                    refs = elems;
+                    array_class
+                }
+                _ => {
+                    let len = picks.next().unwrap() as usize % 7;
+                    h.byte_array(id, &vec![7; len]);
+                    world.bytes
+                }
+            };
+            h.buf.extend_from_slice(&b);
+            dangling += refs.iter().filter(|&&r| r == 0xDEAD_0000).count() as u64;
+            refs.retain(|&r| r != 0 && r != 0xDEAD_0000);
+            refs.push(cls);
+            refs.sort_unstable();
+            refs.dedup();
+            expected.push((id, cls, refs));
+        }
+        world.w.segment(&h);
+        world.w.end();
+        let a = Analysed::new(&world.w.buf);
+        let idx = &a.index;
+        // World's four classes, the array class, the random classes, the objects.
+        prop_assert_eq!(idx.objects.len(), 5 + classes.len() + n);
+        prop_assert_eq!(idx.diagnostics.layout_mismatches, 0);
+        prop_assert_eq!(idx.diagnostics.unknown_class_instances, 0);
+        prop_assert_eq!(a.graph.dangling, dangling);
+        for (id, cls, refs) in &expected {
+            let v = idx.node(*id).unwrap();
+            prop_assert_eq!(idx.id(v), *id);
+            prop_assert_eq!(idx.class_of(v).id, *cls);
+            let mut got: Vec<u64> = a.graph.csr.successors(v).iter().map(|&t| idx.id(t)).collect();
+            got.sort_unstable();
+            got.dedup();
+            prop_assert_eq!(&got, refs, "references of 0x{:x}", id);
+        }
+        for (i, _) in classes.iter().enumerate() {
+            let c = idx.classes.by_id(class_id(i)).unwrap();
+            let written = expected.iter().filter(|e| e.1 == class_id(i)).count();
+            let indexed = (0..idx.objects.len() as u32).filter(|&v| idx.objects.class(v) == c).count();
+            prop_assert_eq!(indexed, written, "instances of C{}", i);
+        }
+    }
+}

@@ -287,17 +287,7 @@ fn parse_body<'a>(r: &mut Reader<'a>, t: u8) -> Result<SubRecord<'a>> {
             let id = r.id("object id")?;
             r.u4("stack trace serial")?;
             let class_id = r.id("class id")?;
-            let n = r.u4("field byte count")? as usize;
-            if n > r.remaining() {
-                return Err(Error::at(
-                    ErrorKind::BadLength,
-                    r.offset() - 4,
-                    format!(
-                        "instance of {n} field bytes runs past its record ({} bytes left)",
-                        r.remaining()
-                    ),
-                ));
-            }
+            let n = checked_field_bytes(r)?;
             let data = r.bytes(n, "field values")?;
             SubRecord::Instance { id, class_id, data }
         }
@@ -348,6 +338,22 @@ fn parse_body<'a>(r: &mut Reader<'a>, t: u8) -> Result<SubRecord<'a>> {
             ))
         }
     })
+}
+
+/// Reads an instance's field byte count, which must fit in what is left of its record.
+fn checked_field_bytes(r: &mut Reader<'_>) -> Result<usize> {
+    let n = r.u4("field byte count")? as usize;
+    if n > r.remaining() {
+        return Err(Error::at(
+            ErrorKind::BadLength,
+            r.offset() - 4,
+            format!(
+                "instance of {n} field bytes runs past its record ({} bytes left)",
+                r.remaining()
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 fn checked_array_bytes(r: &Reader<'_>, len: u32, elem: usize) -> Result<usize> {
@@ -438,7 +444,8 @@ pub fn skip_sub_record(r: &mut Reader<'_>) -> Result<()> {
     let res = match t {
         sub::INSTANCE_DUMP => (|| {
             r.skip(id + 4 + id, "instance header")?;
-            let n = r.u4("field byte count")? as usize;
+            // The same check as the full parse, so both passes report one error.
+            let n = checked_field_bytes(r)?;
             r.skip(n, "field values")
         })(),
         sub::OBJ_ARRAY_DUMP => (|| {

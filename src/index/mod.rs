@@ -196,6 +196,15 @@ struct ChunkOut {
     err: Option<Error>,
 }
 
+/// In heap-dump data that the end of the file cuts short, a length running past the end is
+/// the truncation, not a corrupt count.
+fn cut_by_eof(mut e: Error, reaches_eof: bool) -> Error {
+    if reaches_eof && e.kind == ErrorKind::BadLength {
+        e.kind = ErrorKind::Truncated;
+    }
+    e
+}
+
 /// Drops all but the first of each run of equal ids (the first in file order, as ids
 /// with their offsets come sorted), counting the dropped ones.
 fn dedup_ids(
@@ -274,6 +283,10 @@ impl<'a> HeapIndex<'a> {
         diagnostics.unterminated = selected.is_some_and(|d| d.segmented && !d.terminated);
         // Records after the dump's last heap-dump record belong to later dumps, if any.
         let (dump_start, dump_end) = selected.map_or((0, u64::MAX), |d| (d.offset, d.end));
+        // Only a dump known to be complete (closed by HEAP_DUMP_END, or a lone 1.0.1 record)
+        // can have damage after it that is not its own: a segmented dump that nothing
+        // closes was cut short, and what follows its last segment is where it broke.
+        let closed = selected.is_none_or(|d| d.terminated || !d.segmented);
         diagnostics.dumps = dumps;
         let mut strings = HashMap::new();
         let mut load_class = HashMap::new();
@@ -288,7 +301,7 @@ impl<'a> HeapIndex<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     let at = e.offset.unwrap_or(0);
-                    if at >= dump_end {
+                    if closed && at >= dump_end {
                         diagnostics.damage_after = Some((at, e.to_string()));
                     } else {
                         stop = Some((at, e));
@@ -298,7 +311,7 @@ impl<'a> HeapIndex<'a> {
             };
             let damage = rec.damage.take();
             let heap = rec.tag == tag::HEAP_DUMP || rec.tag == tag::HEAP_DUMP_SEGMENT;
-            if rec.offset >= dump_end && (heap || tag::is_known(rec.tag)) {
+            if closed && rec.offset >= dump_end && (heap || tag::is_known(rec.tag)) {
                 // Another dump's records, or those written after ours: not ours to read.
                 diagnostics.heap_segments += heap as u64;
                 if let Some(e) = damage {
@@ -423,10 +436,11 @@ impl<'a> HeapIndex<'a> {
                 let mut chunk_start = r.clone();
                 let mut chunk_len = 0usize;
                 let mut err = None;
+                let reaches_eof = body.offset() + body.remaining() as u64 == data.len() as u64;
                 while !r.is_empty() {
                     let before = r.remaining();
                     if let Err(e) = skip_sub_record(&mut r) {
-                        err = Some(e);
+                        err = Some(cut_by_eof(e, reaches_eof));
                         break;
                     }
                     chunk_len += before - r.remaining();
@@ -464,6 +478,7 @@ impl<'a> HeapIndex<'a> {
             .map(|c| {
                 let mut out = ChunkOut::default();
                 let mut r = c.clone();
+                let reaches_eof = c.offset() + c.remaining() as u64 == data.len() as u64;
                 while !r.is_empty() {
                     let at = r.offset();
                     match parse_sub_record(&mut r) {
@@ -479,7 +494,7 @@ impl<'a> HeapIndex<'a> {
                         Ok(SubRecord::Root(root)) => out.roots.push(root),
                         Ok(SubRecord::HeapInfo { .. }) => {}
                         Err(e) => {
-                            out.err = Some(e);
+                            out.err = Some(cut_by_eof(e, reaches_eof));
                             break;
                         }
                     }
