@@ -486,19 +486,12 @@ fn huge_sub_record_lengths_and_bad_sub_record_tags_fail_at_their_offset() {
 /// Runs the binary under a 2 GB address-space limit: an allocation sized by a corrupt
 /// length fails instead of eating the machine.
 fn run_limited(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
         .arg("ulimit -v 2000000 && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_heapsleuth"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("sh runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(args);
+    outcome(cmd)
 }
 
 #[test]

@@ -44,13 +44,15 @@ pub struct MemoryEstimate {
 /// | the process itself | 8 MB |
 ///
 /// i.e. `70 n + 8 m` plus the small tables. The dominator working set is freed before
-/// retained sizes are computed, but the allocator does not reliably give freed memory back
-/// to the system (the binary's keeps up to 256 MB of freed blocks for reuse), so the resident peak is closer to the sum than to the largest phase: on
-/// the `chain` fixture (1 M objects) the sum is within 10% of the measured anonymous peak,
-/// and BENCHMARKS.md's 82-95 bytes per object fit it. `m` is counted, not guessed: each instance's reference fields plus its class, each
-/// object array's length (from its shallow size) plus its class, one per primitive array,
-/// each class's statics, constant-pool references and four structural links, and the GC
-/// roots. Null fields are counted too, so the estimate errs high.
+/// retained sizes are computed, but freed memory does not reliably go back to the system
+/// (the binary's allocator keeps up to 256 MB of freed blocks for reuse), so the resident
+/// peak is closer to the sum than to the largest phase: on the `chain` fixture (1 M
+/// objects) the sum is within 10% of the measured anonymous peak, and on the 10m benchmark
+/// dump it is 1.3 times the measured peak of 78 bytes per object (BENCHMARKS.md). `m` is
+/// counted, not guessed: each instance's reference fields plus its class, each object
+/// array's length (from its shallow size) plus its class, one per primitive array, each
+/// class's statics, constant-pool references and four structural links, and the GC roots.
+/// Null fields are counted too, so the estimate errs high.
 pub fn estimate_memory(index: &HeapIndex<'_>, dump_in_anonymous_memory: bool) -> MemoryEstimate {
     let objects = &index.objects;
     let classes = &index.classes;

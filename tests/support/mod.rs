@@ -306,11 +306,15 @@ pub fn fixture_bytes(rel: &str) -> Vec<u8> {
 
 /// Runs the built binary; returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_heapsleuth"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("binary runs");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_heapsleuth"));
+    cmd.args(args);
+    outcome(cmd)
+}
+
+/// Runs a command that runs the binary (with `NO_COLOR`); returns (exit code, stdout,
+/// stderr).
+pub fn outcome(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.env("NO_COLOR", "1").output().expect("binary runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
