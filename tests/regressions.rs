@@ -100,3 +100,30 @@ fn a_sub_record_cut_by_the_end_of_the_file_is_truncated_not_corrupt() {
         assert_eq!(e.kind, ErrorKind::BadLength, "{e}");
     }
 }
+
+/// Found by the `parse` and `analyze` fuzz targets: a class whose superclass is missing
+/// stood in for it with one 8-byte field per 8 bytes its class dump declared beyond its own
+/// fields, so a corrupt instance size of 4 GB became a 2 GB allocation (per class).
+#[test]
+fn a_missing_superclass_with_a_huge_declared_size_allocates_nothing_of_that_size() {
+    let mut w = HprofWriter::new(8);
+    let mut h = Heap::new(8);
+    let classes = 200u64;
+    for k in 0..classes {
+        let id = 0x10_0000 + k * 0x100;
+        w.load_class(id, &format!("C{k}"));
+        let at = h.buf.len();
+        // The superclass 0x9999 is in no class dump.
+        h.class(id, 0x9999, &[], &[]);
+        // Tag, id, stack serial, super, loader, signers, domain, two reserved: then the size.
+        let size_at = at + 1 + 8 + 4 + 8 * 6;
+        h.buf[size_at..size_at + 4].copy_from_slice(&0xF000_0000u32.to_be_bytes());
+        h.root_class(id);
+    }
+    w.segment(&h);
+    w.end();
+    let index = strict(&w.buf).expect("a missing superclass is not fatal");
+    assert_eq!(index.diagnostics.missing_super_classes, classes);
+    let biggest = index.classes.list.iter().map(|c| c.instance_size).max();
+    assert!(biggest.is_some_and(|s| s <= (1 << 20) + 64), "{biggest:?}");
+}

@@ -197,6 +197,9 @@ fn own_layout_fields(
     fields
 }
 
+/// The most field bytes a missing superclass chain is taken to hold (1 MiB).
+const MAX_OPAQUE_BYTES: u32 = 1 << 20;
+
 /// Stands in for a superclass the dump does not define. HotSpot's CLASS_DUMP states the
 /// instance's field bytes including every superclass's, so the difference from the class's
 /// own fields is what the missing superclasses hold: kept as opaque bytes, so that
@@ -212,23 +215,16 @@ fn missing_super_layout(
         .iter()
         .map(|f| f.ty.dump_size(id_size) as u32)
         .sum();
-    let missing = dump.instance_size.saturating_sub(own);
-    let root = FieldLayout::root(model);
+    // A class file holds at most 65,535 fields of at most 8 bytes: more than this is a
+    // corrupt size, and capping it keeps the layout arithmetic of subclasses far from u32's
+    // limit (their instances then count as layout mismatches).
+    let missing = dump.instance_size.saturating_sub(own).min(MAX_OPAQUE_BYTES);
     if missing == 0 {
-        return (Vec::new(), root, 0);
+        return (Vec::new(), FieldLayout::root(model), 0);
     }
-    // Largest pieces first, as the JVM would place primitives.
-    let mut primitives = vec![8; (missing / 8) as usize];
-    for size in [4, 2, 1] {
-        if (missing % 8) & size != 0 {
-            primitives.push(size);
-        }
-    }
-    let opaque = OwnFields {
-        primitives,
-        ..OwnFields::default()
-    };
-    (Vec::new(), root.extend(model, &opaque), missing)
+    // One opaque block, not one field per 8 bytes: `missing` comes from the file, and a
+    // corrupt instance size must not become an allocation.
+    (Vec::new(), FieldLayout::opaque(model, missing), missing)
 }
 
 /// The class table of a dump.

@@ -138,6 +138,18 @@ impl FieldLayout {
         }
     }
 
+    /// A layout of `bytes` opaque field bytes right after the header, for a superclass the
+    /// dump does not define: one block however large, since the size comes from the file.
+    pub fn opaque(model: &VmModel, bytes: u32) -> FieldLayout {
+        let end = model.header.saturating_add(bytes);
+        FieldLayout {
+            blocks: vec![(model.header, bytes)],
+            fields_end: end,
+            end,
+            contended: false,
+        }
+    }
+
     /// End of the last field or padding.
     pub fn end(&self) -> u32 {
         self.end
