@@ -467,14 +467,7 @@ fn a_truncated_dump_fails_cleanly_or_is_salvaged() {
         "{err}"
     );
     assert!(err.contains("--salvage"), "{err}");
-    let (code, out, err) = run(&[
-        "analyze",
-        p.to_str().unwrap(),
-        "--salvage",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = analyze_salvaged(&p);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     let warning = j["warnings"][0].as_str().unwrap();
     assert!(warning.starts_with("SALVAGED"), "{warning}");

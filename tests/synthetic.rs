@@ -205,14 +205,7 @@ fn damaged_dumps_fail_with_offsets_or_salvage() {
     assert!(err.contains("cut.hprof"), "names the file: {err}");
     assert!(err.contains("truncated"), "{err}");
     assert!(err.contains("--salvage"), "{err}");
-    let (code, out, err) = run(&[
-        "analyze",
-        p.to_str().unwrap(),
-        "--salvage",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = analyze_salvaged(&p);
     assert!(out.contains("SALVAGED"), "{out}");
     // The salvaged analysis kept the objects before the damaged one.
     let a = Analysed::with(
@@ -614,14 +607,7 @@ fn zero_length_and_short_final_segments() {
     assert!(err.contains(&format!("record at 0x{seg_at:x}")), "{err}");
     assert!(err.contains("declares 0 bytes"), "{err}");
     assert!(err.contains("--salvage"), "{err}");
-    let (code, out, err) = run(&[
-        "analyze",
-        p.to_str().unwrap(),
-        "--salvage",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = analyze_salvaged(&p);
     assert!(out.contains("SALVAGED"), "{out}");
     let a = Analysed::with(
         &unfinished,

@@ -311,6 +311,19 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     outcome(cmd)
 }
 
+/// Runs `analyze --salvage --format json` on `path`, which must succeed; returns stdout.
+pub fn analyze_salvaged(path: &Path) -> String {
+    let (code, out, err) = run(&[
+        "analyze",
+        path.to_str().unwrap(),
+        "--salvage",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 /// Runs a command that runs the binary (with `NO_COLOR`); returns (exit code, stdout,
 /// stderr).
 pub fn outcome(mut cmd: Command) -> (i32, String, String) {
