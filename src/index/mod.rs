@@ -196,6 +196,15 @@ struct ChunkOut {
     err: Option<Error>,
 }
 
+/// Makes `e` the salvage point if it comes before the one found so far: the dump is good
+/// up to its first damage, whichever pass found it.
+fn keep_earliest(point: &mut Option<(u64, Error)>, e: Error) {
+    let at = e.offset.unwrap_or(0);
+    if point.as_ref().is_none_or(|(p, _)| at < *p) {
+        *point = Some((at, e));
+    }
+}
+
 /// In heap-dump data that the end of the file cuts short, a length running past the end is
 /// the truncation, not a corrupt count.
 fn cut_by_eof(mut e: Error, reaches_eof: bool) -> Error {
@@ -463,10 +472,7 @@ impl<'a> HeapIndex<'a> {
         for (c, err) in cut {
             chunks.extend(c);
             if let Some(e) = err {
-                let at = e.offset.unwrap_or(0);
-                if salvage_point.as_ref().is_none_or(|(p, _)| at < *p) {
-                    salvage_point = Some((at, e));
-                }
+                keep_earliest(&mut salvage_point, e);
             }
         }
 
@@ -505,10 +511,7 @@ impl<'a> HeapIndex<'a> {
             .collect();
         progress.finish();
         for e in outs.iter().filter_map(|o| o.err.as_ref()) {
-            let at = e.offset.unwrap_or(0);
-            if salvage_point.as_ref().is_none_or(|(p, _)| at < *p) {
-                salvage_point = Some((at, e.clone()));
-            }
+            keep_earliest(&mut salvage_point, e.clone());
         }
         let mut outs: Vec<(u64, ChunkOut)> = chunks.iter().map(|c| c.offset()).zip(outs).collect();
         if let Some((at, e)) = salvage_point {
