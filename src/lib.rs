@@ -41,4 +41,5 @@ pub mod index;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod units;
 pub mod view;

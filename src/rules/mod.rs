@@ -291,14 +291,11 @@ pub fn share(view: &HeapView<'_>, bytes: u64) -> f64 {
     }
 }
 
-/// `12.3%`.
-pub fn percent(share: f64) -> String {
-    format!("{:.1}%", share * 100.0)
-}
+pub use crate::units::percent;
 
-/// `21.5 MB` style sizes for titles (decimal, as the incident write-ups use).
+/// `21.5 MiB` style sizes for titles.
 pub fn mb(bytes: u64) -> String {
-    crate::report::table::bytes(bytes)
+    crate::units::bytes(bytes)
 }
 
 /// Runs the enabled rules and the budgets of `config`; fills in paths; sorts by severity,
