@@ -8,6 +8,8 @@ pub mod paths;
 pub mod retained;
 pub mod top;
 
+use std::sync::OnceLock;
+
 use crate::error::Result;
 use crate::graph::build::{self, Graph};
 use crate::graph::csr::Csr;
@@ -26,6 +28,8 @@ pub struct Analysis {
     pub tree: Csr,
     /// Retained bytes by node; the virtual root's is the reachable heap.
     pub retained: Vec<u64>,
+    /// The class histogram, computed on first use (see `HeapView::class_histogram`).
+    pub histogram: OnceLock<Vec<histogram::ClassRow>>,
 }
 
 impl Analysis {
@@ -47,6 +51,7 @@ impl Analysis {
             dom,
             tree,
             retained,
+            histogram: OnceLock::new(),
         })
     }
 }

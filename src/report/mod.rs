@@ -17,3 +17,17 @@ pub enum Format {
     /// One JSON document for machines.
     Json,
 }
+
+/// Writes `report` as JSON, or as text with `text`: the one place a command's output
+/// format is chosen.
+pub fn emit<T: serde::Serialize>(
+    format: Format,
+    out: &mut dyn std::io::Write,
+    report: &T,
+    text: impl FnOnce(&mut dyn std::io::Write, &T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => json::write(out, report),
+        Format::Text => text(out, report),
+    }
+}

@@ -18,6 +18,8 @@ use crate::hprof::format::{BasicType, RootKind};
 use crate::hprof::heap::{SubRecord, Value};
 use crate::index::{ClassInfo, HeapIndex};
 
+mod collections;
+
 /// An analysed dump: index, graph, dominator tree and retained sizes.
 pub struct HeapView<'a> {
     /// The index of the dump.
@@ -30,8 +32,9 @@ pub struct HeapView<'a> {
     pub tree: &'a Csr,
     /// Retained bytes by node (the virtual root's is the reachable heap).
     pub retained: &'a [u64],
-    /// The class histogram, computed on first use and shared by rules and reports.
-    histogram: OnceLock<Vec<ClassRow>>,
+    /// The class histogram, computed on first use and shared by rules, reports and every
+    /// view of the same analysis.
+    histogram: &'a OnceLock<Vec<ClassRow>>,
 }
 
 /// Whole-heap totals.
@@ -71,7 +74,7 @@ impl<'a> HeapView<'a> {
             dom: &analysis.dom,
             tree: &analysis.tree,
             retained: &analysis.retained,
-            histogram: OnceLock::new(),
+            histogram: &analysis.histogram,
         }
     }
 
@@ -497,141 +500,6 @@ impl<'a> HeapView<'a> {
         }
     }
 
-    /// The most steps a walk of linked nodes takes: a collection cannot hold more distinct
-    /// nodes than the heap has objects, so a longer walk is a cycle in a damaged dump.
-    fn max_walk(&self) -> usize {
-        self.len().min(MAX_ELEMENTS)
-    }
-
-    /// Follows a reference field; `None` for a missing field, null or a non-reference.
-    fn follow(&self, v: u32, name: &str) -> Option<u32> {
-        self.field_ref(v, name)
-    }
-
-    /// The (key, value) pairs of a `java.util.HashMap` (or LinkedHashMap, or a subclass)
-    /// or a `java.util.concurrent.ConcurrentHashMap`, from its table: each bin's `next`
-    /// chain (treeified HashMap bins keep it too; ConcurrentHashMap `TreeBin`s are read
-    /// through `first`). `None` if `map` has no `table` array. Null keys or values are
-    /// `None`.
-    pub fn map_entries(&self, map: u32) -> Option<Vec<(Option<u32>, Option<u32>)>> {
-        let table_id = match self.field(map, "table")? {
-            Value::Object(id) => id,
-            _ => return None,
-        };
-        if table_id == 0 {
-            return Some(Vec::new());
-        }
-        let table = self.node(table_id)?;
-        let slots = self.array_refs(table)?;
-        let mut out = Vec::new();
-        for id in slots {
-            if id == 0 {
-                continue;
-            }
-            let Some(mut node) = self.node(id) else {
-                continue;
-            };
-            // ConcurrentHashMap: a TreeBin holds its nodes under `first`; a
-            // ForwardingNode (mid-resize) points at the new table, whose nodes are copies.
-            if self.class(node).name.ends_with("ConcurrentHashMap$TreeBin") {
-                match self.follow(node, "first") {
-                    Some(f) => node = f,
-                    None => continue,
-                }
-            } else if self
-                .class(node)
-                .name
-                .ends_with("ConcurrentHashMap$ForwardingNode")
-            {
-                continue;
-            }
-            let mut cur = Some(node);
-            let mut steps = 0usize;
-            while let Some(n) = cur {
-                steps += 1;
-                if steps > self.max_walk() || out.len() > self.max_walk() {
-                    return Some(out);
-                }
-                let key = self.follow(n, "key");
-                let value = self.follow(n, "value").or_else(|| self.follow(n, "val"));
-                out.push((key, value));
-                cur = self.follow(n, "next");
-            }
-        }
-        Some(out)
-    }
-
-    /// The elements of a set: `java.util.HashSet` / `LinkedHashSet` (`map`),
-    /// `Collections$SetFromMap` (`m`), `ConcurrentHashMap$KeySetView` (`map`), or a map's
-    /// keys if given a map. `None` for other shapes.
-    pub fn set_elements(&self, set: u32) -> Option<Vec<u32>> {
-        let backing = if self.class(set).field("table").is_some() {
-            set
-        } else {
-            self.follow(set, "map").or_else(|| self.follow(set, "m"))?
-        };
-        let entries = self.map_entries(backing)?;
-        Some(entries.into_iter().filter_map(|(k, _)| k).collect())
-    }
-
-    /// The items of a `java.util.concurrent.LinkedBlockingQueue` (or another queue linked
-    /// through `head` -> `next` with `item`s; the head is a dummy), in queue order.
-    pub fn queue_items(&self, queue: u32) -> Option<Vec<u32>> {
-        let head = self.follow(queue, "head")?;
-        let mut out = Vec::new();
-        let mut cur = self.follow(head, "next");
-        let mut prev = head;
-        let mut steps = 0usize;
-        while let Some(n) = cur {
-            steps += 1;
-            if n == prev || steps > self.max_walk() {
-                break;
-            }
-            if let Some(item) = self.follow(n, "item") {
-                out.push(item);
-            }
-            prev = n;
-            cur = self.follow(n, "next");
-        }
-        Some(out)
-    }
-
-    /// The elements of a `java.util.ArrayList` (`elementData` up to `size`), a
-    /// `java.util.LinkedList` (`first` -> `next`, `item`), or an object array. Null
-    /// elements are skipped.
-    pub fn list_elements(&self, list: u32) -> Option<Vec<u32>> {
-        if let Some(ids) = self.array_refs(list) {
-            return Some(ids.into_iter().filter_map(|id| self.node(id)).collect());
-        }
-        if let Some(data) = self.follow(list, "elementData") {
-            let size = self.int_field(list, "size")?.max(0) as usize;
-            let ids = self.array_refs(data)?;
-            return Some(
-                ids.into_iter()
-                    .take(size)
-                    .filter_map(|id| self.node(id))
-                    .collect(),
-            );
-        }
-        if self.class(list).field("first").is_some() {
-            let mut out = Vec::new();
-            let mut cur = self.follow(list, "first");
-            let mut steps = 0usize;
-            while let Some(n) = cur {
-                steps += 1;
-                if steps > self.max_walk() {
-                    break;
-                }
-                if let Some(item) = self.follow(n, "item") {
-                    out.push(item);
-                }
-                cur = self.follow(n, "next");
-            }
-            return Some(out);
-        }
-        None
-    }
-
     /// Length of an array node.
     pub fn array_len(&self, v: u32) -> Option<u64> {
         match self.index.record(v).ok()? {
@@ -684,45 +552,5 @@ impl<'a> HeapView<'a> {
             stack.extend_from_slice(self.tree.successors(v));
         }
         total
-    }
-}
-
-impl HeapView<'_> {
-    /// The number of elements of a collection, from its own bookkeeping: `size` (HashMap,
-    /// ArrayList, LinkedList), `map`/`m` (HashSet, `Collections$SetFromMap`), `baseCount` +
-    /// `counterCells` (ConcurrentHashMap), `count` (LinkedBlockingQueue's AtomicInteger),
-    /// `elementCount` (ZooKeeper's BitHashSet). `None` for other shapes.
-    pub fn collection_size(&self, v: u32) -> Option<i64> {
-        let class = self.class(v);
-        if class.field("baseCount").is_some() {
-            let mut n = self.int_field(v, "baseCount")?;
-            if let Some(cells) = self.field_ref(v, "counterCells") {
-                for id in self.array_refs(cells).unwrap_or_default() {
-                    if let Some(c) = self.node(id) {
-                        n += self.int_field(c, "value").unwrap_or(0);
-                    }
-                }
-            }
-            return Some(n);
-        }
-        if class.field("size").is_some() {
-            return self.int_field(v, "size");
-        }
-        if class.field("elementCount").is_some() {
-            return self.int_field(v, "elementCount");
-        }
-        if class.field("count").is_some() {
-            return match self.field(v, "count")? {
-                Value::Object(_) => self.atomic_value(self.field_ref(v, "count")?),
-                _ => self.int_field(v, "count"),
-            };
-        }
-        let inner = self
-            .field_ref(v, "map")
-            .or_else(|| self.field_ref(v, "m"))?;
-        if inner == v {
-            return None;
-        }
-        self.collection_size(inner)
     }
 }
